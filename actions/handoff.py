@@ -1,0 +1,55 @@
+"""Record a handoff to people (crisis or visitor request) and tell the visitor what happens next."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import services
+
+logger = logging.getLogger(__name__)
+
+
+class ActionRequestHandoff(Action):
+    def name(self) -> Text:
+        return "action_request_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        message = tracker.latest_message or {}
+        crisis = message.get("crisis") or {}
+        tier = crisis.get("tier")
+        try:
+            services.store().request_handoff(
+                conversation_id=tracker.sender_id,
+                reason="crisis" if tier else "visitor_request",
+                tier=tier,
+                triggers=crisis.get("triggers") or [],
+                message_text=message.get("text"),
+            )
+        except Exception:  # the visitor must still get the lines
+            logger.exception("could not record the handoff for %s", tracker.sender_id)
+            dispatcher.utter_message(response="utter_handoff_unavailable")
+            return []
+
+        hours = services.staff_hours()
+        if tier:
+            # the crisis reply with the lines has already been sent
+            dispatcher.utter_message(
+                response="utter_handoff_crisis_staff" if hours.is_open() else "utter_handoff_crisis_offline"
+            )
+            return []
+        if hours.is_open():
+            dispatcher.utter_message(response="utter_handoff_connecting")
+            return []
+        phone = services.settings().helpline_phone
+        dispatcher.utter_message(
+            response="utter_handoff_offline" if phone else "utter_handoff_offline_no_phone",
+            staff_hours=hours.text,
+            helpline_phone=phone or "",
+        )
+        return [SlotSet("callback_offered", True)]

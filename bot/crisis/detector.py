@@ -1,0 +1,218 @@
+"""Rule-based crisis detector.
+
+The rules live in ``data/crisis/patterns.yml`` so the content team can read and
+extend them. Each rule names a tier (``emergency`` > ``suicide`` > ``medical``) and
+a strength:
+
+* ``strong`` rules escalate wherever they match ("not breathing", "kill myself");
+* ``weak`` rules escalate unless the message is a question *about* the topic
+  ("what are the signs of an overdose"), recognised by the ``questions`` frames.
+
+A rule with ``needs: <context>`` only counts when that context also matched
+(for example a hallucination *after stopping* clonazepam). Matches inside an
+``idioms`` span ("this traffic is killing me") are ignored. Phrases are compared
+on lemmas produced by the project's spaCy pipeline, so "overdosed", "od'd" and
+"overdosing" all meet the phrase "overdose"; a rule with ``match: exact``
+compares lower-cased words instead (for tense: "overdosed" but not "overdose").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Tuple
+
+import yaml
+
+from bot import PROJECT_ROOT
+
+PATTERNS_PATH = PROJECT_ROOT / "data" / "crisis" / "patterns.yml"
+TIERS = ("emergency", "suicide", "medical")  # priority order
+STRENGTHS = ("strong", "weak")
+RULE_KEYS = {"id", "tier", "strength", "phrases", "patterns", "match", "needs", "note"}
+
+
+class PatternError(ValueError):
+    """The patterns file is not in the documented shape (message names the rule)."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    rule: str
+    tier: str
+    strength: str
+    text: str
+    start: int
+    end: int
+
+
+@dataclass
+class CrisisResult:
+    tier: Optional[str] = None          # None: no crisis
+    triggers: List[str] = field(default_factory=list)
+    rules: List[str] = field(default_factory=list)
+    question: bool = False             # the message reads as a question about a topic
+    suppressed: List[str] = field(default_factory=list)  # weak hits a question frame cancelled
+
+    @property
+    def is_crisis(self) -> bool:
+        return self.tier is not None
+
+    def as_dict(self) -> Dict:
+        return {
+            "tier": self.tier,
+            "triggers": self.triggers,
+            "rules": self.rules,
+            "question": self.question,
+            "suppressed": self.suppressed,
+        }
+
+
+@dataclass
+class _Rule:
+    id: str
+    tier: str
+    strength: str
+    needs: Optional[str]
+
+
+class CrisisDetector:
+    def __init__(self, nlp, patterns_path: Path = PATTERNS_PATH) -> None:
+        from spacy.matcher import Matcher, PhraseMatcher
+
+        self.nlp = nlp
+        self.path = Path(patterns_path)
+        spec = self._read(self.path)
+        self._rules: Dict[str, _Rule] = {}
+        self._lemma = PhraseMatcher(nlp.vocab, attr="LEMMA")
+        self._lower = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self._tokens = Matcher(nlp.vocab)
+
+        contexts = spec.get("contexts") or {}
+        if not isinstance(contexts, dict):
+            raise PatternError(f"{self.path}: 'contexts' must be a mapping of name to phrases")
+        for name, body in contexts.items():
+            self._add(f"context:{name}", body, where=f"contexts.{name}")
+        for section in ("questions", "history", "idioms"):
+            if section in spec:
+                self._add(section, spec[section], where=section, allow=("starts",))
+        starts = (spec.get("questions") or {}).get("starts") or []
+        if not all(isinstance(w, str) for w in starts):
+            raise PatternError(f"{self.path}: questions.starts must be a list of words")
+        self._question_starts = {w.lower() for w in starts}
+        generic = spec.get("generic") or {}
+        if not isinstance(generic, dict):
+            raise PatternError(f"{self.path}: 'generic' must have 'subjects' and 'personal' lists")
+        if generic.get("subjects"):
+            self._lower.add("generic", [self.nlp.make_doc(p.lower()) for p in generic["subjects"]])
+        self._personal = {w.lower() for w in generic.get("personal") or []}
+
+        rules = spec.get("rules")
+        if not isinstance(rules, list) or not rules:
+            raise PatternError(f"{self.path}: 'rules' must be a non-empty list")
+        for index, body in enumerate(rules):
+            where = f"rules[{index}]"
+            if not isinstance(body, dict):
+                raise PatternError(f"{self.path}: {where} must be a mapping")
+            unknown = set(body) - RULE_KEYS
+            if unknown:
+                raise PatternError(f"{self.path}: {where} has unknown keys {sorted(unknown)}")
+            rule_id = str(body.get("id") or f"rule_{index}")
+            where = f"rule '{rule_id}'"
+            if rule_id in self._rules:
+                raise PatternError(f"{self.path}: {where} is defined twice")
+            tier, strength = body.get("tier"), body.get("strength", "strong")
+            if tier not in TIERS:
+                raise PatternError(f"{self.path}: {where}: tier must be one of {TIERS}, not {tier!r}")
+            if strength not in STRENGTHS:
+                raise PatternError(f"{self.path}: {where}: strength must be one of {STRENGTHS}")
+            needs = body.get("needs")
+            if needs is not None and needs not in contexts:
+                raise PatternError(f"{self.path}: {where}: needs unknown context {needs!r}")
+            self._rules[rule_id] = _Rule(rule_id, tier, strength, needs)
+            self._add(rule_id, body, where=where)
+
+    # -- loading -----------------------------------------------------------------
+    @staticmethod
+    def _read(path: Path) -> Dict:
+        try:
+            spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise PatternError(f"crisis patterns file not found: {path}") from exc
+        except yaml.YAMLError as exc:
+            raise PatternError(f"{path}: not valid YAML: {exc}") from exc
+        if not isinstance(spec, dict):
+            raise PatternError(f"{path}: expected a mapping with 'rules'")
+        return spec
+
+    def _add(self, key: str, body, where: str, allow=()) -> None:
+        if not isinstance(body, dict):
+            raise PatternError(f"{self.path}: {where} must have 'phrases' and/or 'patterns'")
+        phrases = body.get("phrases") or []
+        patterns = body.get("patterns") or []
+        if not phrases and not patterns and not any(body.get(k) for k in allow):
+            raise PatternError(f"{self.path}: {where} has neither phrases nor patterns")
+        if not all(isinstance(p, str) and p.strip() for p in phrases):
+            raise PatternError(f"{self.path}: {where}: every phrase must be non-empty text")
+        exact = body.get("match", "lemma") == "exact"
+        if body.get("match", "lemma") not in ("lemma", "exact"):
+            raise PatternError(f"{self.path}: {where}: match must be 'lemma' or 'exact'")
+        if phrases:
+            if exact:
+                self._lower.add(key, [self.nlp.make_doc(p.lower()) for p in phrases])
+            else:
+                self._lemma.add(key, list(self.nlp.pipe(p.lower() for p in phrases)))
+        if patterns:
+            try:
+                self._tokens.add(key, patterns)
+            except Exception as exc:  # spaCy raises several types for bad patterns
+                raise PatternError(f"{self.path}: {where}: invalid spaCy pattern: {exc}") from exc
+
+    # -- detection ---------------------------------------------------------------
+    def _matches(self, doc) -> Iterable[Tuple[str, int, int]]:
+        strings = self.nlp.vocab.strings
+        for matcher in (self._lemma, self._lower, self._tokens):
+            for match_id, start, end in matcher(doc):
+                yield strings[match_id], start, end
+
+    def detect(self, text_or_doc) -> CrisisResult:
+        doc = self.nlp(text_or_doc.lower()) if isinstance(text_or_doc, str) else text_or_doc
+        idioms: List[Tuple[int, int]] = []
+        contexts = set()
+        question = len(doc) > 0 and doc[0].lower_ in self._question_starts
+        history = generic = False
+        hits: List[Hit] = []
+        for key, start, end in self._matches(doc):
+            if key == "idioms":
+                idioms.append((start, end))
+            elif key == "questions":
+                question = True
+            elif key == "history":
+                history = True
+            elif key == "generic":
+                generic = True
+            elif key.startswith("context:"):
+                contexts.add(key.split(":", 1)[1])
+            else:
+                rule = self._rules[key]
+                hits.append(Hit(key, rule.tier, rule.strength, doc[start:end].text, start, end))
+
+        def in_idiom(hit: Hit) -> bool:
+            return any(s < hit.end and hit.start < e for s, e in idioms)
+
+        live = [h for h in hits if not in_idiom(h)]
+        live = [h for h in live if self._rules[h.rule].needs in (None, *contexts)]
+        if history:  # an emergency that is over is not an emergency now
+            live = [h for h in live if h.tier != "emergency"]
+        # "how do you know if someone is overdosing": a question about people in general
+        general_question = question and generic and not any(t.lower_ in self._personal for t in doc)
+        escalating = [
+            h for h in live if not question or (h.strength == "strong" and not general_question)
+        ]
+        result = CrisisResult(question=question)
+        result.suppressed = sorted({h.text for h in live if h not in escalating})
+        if escalating:
+            result.tier = min((h.tier for h in escalating), key=TIERS.index)
+            ordered = sorted(escalating, key=lambda h: (TIERS.index(h.tier), h.start))
+            result.triggers = list(dict.fromkeys(h.text for h in ordered))
+            result.rules = list(dict.fromkeys(h.rule for h in ordered))
+        return result

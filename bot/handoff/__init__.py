@@ -1,0 +1,1 @@
+"""Handoff requests, callback requests and staff hours."""

@@ -1,0 +1,77 @@
+"""Train the Rasa model only when its inputs changed.
+
+The fingerprint covers the training data, domain, config, the project's NLU
+components and the spaCy pipeline. (Rasa's own fingerprint sees the spaCy
+pipeline only by its path, so a changed lexicon would otherwise be missed.)
+
+    python -m bot.train [--force]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bot import PROJECT_ROOT
+
+# training data (data/crisis and data/nlp are read by the project, not by Rasa)
+RASA_DATA = ["data/nlu", "data/rules", "data/stories"]
+MODEL_DIR = PROJECT_ROOT / "models"
+MODEL_NAME = "helpline"
+MODEL_PATH = MODEL_DIR / f"{MODEL_NAME}.tar.gz"
+STAMP = MODEL_DIR / f"{MODEL_NAME}.fingerprint"
+INPUTS = ["config.yml", "domain", "data", "bot/nlu", "bot/crisis", "build/spacy/helpline_en/meta.json",
+          "build/spacy/helpline_en/attribute_ruler/patterns"]
+
+
+def fingerprint(root: Path = PROJECT_ROOT) -> str:
+    digest = hashlib.sha256()
+    for name in INPUTS:
+        path = root / name
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if file.suffix == ".pyc" or not file.exists():
+                continue
+            digest.update(str(file.relative_to(root)).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def rasa_env() -> dict:
+    env = dict(os.environ)
+    env.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--force", action="store_true", help="train even if nothing changed")
+    args = parser.parse_args(argv)
+
+    current = fingerprint()
+    if not args.force and MODEL_PATH.exists() and STAMP.exists() and STAMP.read_text().strip() == current:
+        print(f"Model up to date: {MODEL_PATH.relative_to(PROJECT_ROOT)} (training data unchanged)")
+        return 0
+    print("Training the assistant (about 2-4 minutes on 2 cores)...", flush=True)
+    started = time.monotonic()
+    command = [
+        sys.executable, "-m", "rasa", "train", "--domain", "domain", "--data", *RASA_DATA,
+        "--config", "config.yml", "--out", str(MODEL_DIR), "--fixed-model-name", MODEL_NAME, "--force",
+    ]
+    result = subprocess.run(command, cwd=PROJECT_ROOT, env=rasa_env())
+    if result.returncode != 0:
+        print("error: training failed (see the messages above)", file=sys.stderr)
+        return result.returncode
+    STAMP.write_text(current + "\n")
+    print(f"Trained {MODEL_PATH.relative_to(PROJECT_ROOT)} in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
