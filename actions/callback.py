@@ -16,10 +16,16 @@ logger = logging.getLogger(__name__)
 
 MAX_TIME_LENGTH = 120
 _NOT_DIGITS = re.compile(r"[\s().\-+]")
+_QUESTION_WORDS = {"what", "whats", "how", "why", "can", "could", "is", "are", "does", "do", "will",
+                   "would", "should", "who", "which", "where"}
+# intents that are never an answer to "what's your number / a good time": the form steps
+# aside and the rules handle them (crisis replies, FAQ answers, leaving the form)
+NOT_AN_ANSWER = {"crisis_emergency", "crisis_suicide", "crisis_medical", "cancel", "deny",
+                 "request_human", "bot_challenge", "help", "goodbye"}
 
 
 def normalise_us_phone(text: Optional[str]) -> Optional[str]:
-    """'(555) 123-4567', '+1 555 123 4567' -> '555-123-4567'; None if it is not a US number."""
+    """'(412) 555-0134', '+1 412 555 0134' -> '412-555-0134'; None if it is not a valid US number."""
     if not text:
         return None
     digits = _NOT_DIGITS.sub("", text.strip())
@@ -33,9 +39,39 @@ def normalise_us_phone(text: Optional[str]) -> Optional[str]:
     return f"{digits[:3]}-{digits[3:6]}-{digits[6:]}"
 
 
+def answer_text(tracker: Tracker, slot: Text) -> Optional[Text]:
+    """The latest message as an answer for `slot`, or None when it is something else."""
+    if tracker.get_slot("requested_slot") != slot:
+        return None
+    message = tracker.latest_message or {}
+    text = (message.get("text") or "").strip()
+    intent = (message.get("intent") or {}).get("name")
+    if not text or text.startswith("/") or intent in NOT_AN_ANSWER:
+        return None
+    if slot == "callback_phone":
+        # digits: a phone attempt, valid or not; unclear text gets "that's not a phone number";
+        # anything the assistant understood as something else is handled as that
+        return text if any(c.isdigit() for c in text) or intent in ("nlu_fallback", None) else None
+    is_question = text.endswith("?") or text.lower().split()[0] in _QUESTION_WORDS
+    # a FAQ question is answered, then the form asks again
+    return None if intent == "faq" and is_question else text
+
+
 class ValidateCallbackForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_callback_form"
+
+    async def extract_callback_phone(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        text = answer_text(tracker, "callback_phone")
+        return {"callback_phone": text} if text is not None else {}
+
+    async def extract_callback_time(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        text = answer_text(tracker, "callback_time")
+        return {"callback_time": text} if text is not None else {}
 
     def validate_callback_consent(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -52,6 +52,7 @@ class CrisisResult:
     rules: List[str] = field(default_factory=list)
     question: bool = False             # the message reads as a question about a topic
     suppressed: List[str] = field(default_factory=list)  # weak hits a question frame cancelled
+    evidence: List[str] = field(default_factory=list)    # every crisis word seen, escalating or not
 
     @property
     def is_crisis(self) -> bool:
@@ -64,6 +65,7 @@ class CrisisResult:
             "rules": self.rules,
             "question": self.question,
             "suppressed": self.suppressed,
+            "evidence": self.evidence,
         }
 
 
@@ -104,7 +106,8 @@ class CrisisDetector:
             raise PatternError(f"{self.path}: 'generic' must have 'subjects' and 'personal' lists")
         if generic.get("subjects"):
             self._lower.add("generic", [self.nlp.make_doc(p.lower()) for p in generic["subjects"]])
-        self._personal = {w.lower() for w in generic.get("personal") or []}
+        self._personal = {str(w).lower() for w in generic.get("personal") or []}
+        self._urgent = {str(w).lower() for w in generic.get("urgent") or []}
 
         rules = spec.get("rules")
         if not isinstance(rules, list) or not rules:
@@ -178,7 +181,7 @@ class CrisisDetector:
         doc = self.nlp(text_or_doc.lower()) if isinstance(text_or_doc, str) else text_or_doc
         idioms: List[Tuple[int, int]] = []
         contexts = set()
-        question = len(doc) > 0 and doc[0].lower_ in self._question_starts
+        question = len(doc) > 0 and (doc[0].lower_ in self._question_starts or doc[-1].text == "?")
         history = generic = False
         hits: List[Hit] = []
         for key, start, end in self._matches(doc):
@@ -203,12 +206,22 @@ class CrisisDetector:
         live = [h for h in live if self._rules[h.rule].needs in (None, *contexts)]
         if history:  # an emergency that is over is not an emergency now
             live = [h for h in live if h.tier != "emergency"]
-        # "how do you know if someone is overdosing": a question about people in general
-        general_question = question and generic and not any(t.lower_ in self._personal for t in doc)
+        # "is slow breathing a sign of overdose", "what do i do if someone overdosed":
+        # a question about people in general
+        words = {t.lower_ for t in doc}
+        hypothetical = generic and bool(words & {"if", "when", "whether"})
+        general_question = (
+            question
+            and not words & self._urgent
+            and (not words & self._personal or hypothetical)
+        )
         escalating = [
-            h for h in live if not question or (h.strength == "strong" and not general_question)
+            h for h in live
+            if not question
+            or (h.strength == "strong" and (h.tier == "suicide" or not general_question))
         ]
         result = CrisisResult(question=question)
+        result.evidence = sorted({h.text for h in hits if not in_idiom(h)})
         result.suppressed = sorted({h.text for h in live if h not in escalating})
         if escalating:
             result.tier = min((h.tier for h in escalating), key=TIERS.index)

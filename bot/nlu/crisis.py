@@ -1,8 +1,8 @@
 """Rasa NLU component: the crisis rule layer, run on every message.
 
 Placed last in the pipeline so nothing overrides it. When the rules in
-``data/crisis/patterns.yml`` escalate, or the statistical classifier itself is
-confident the message is a crisis, the intent becomes ``crisis_<tier>`` with
+``data/crisis/patterns.yml`` escalate, or the statistical classifier is confident
+the message is a crisis and the rules saw crisis words in it, the intent becomes ``crisis_<tier>`` with
 confidence 1.0 and the details go into ``message["crisis"]`` (tier, trigger
 phrases, source), which the handoff action records. The classifier's own
 ranking is kept after it.
@@ -75,9 +75,11 @@ class CrisisRules(GraphComponent, IntentClassifier):
         tier, source = result.tier, "rules"
         intent = message.get(INTENT) or {}
         ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != "nlu_fallback"]
-        if tier is None and not result.suppressed and ranking:
-            # the classifier's own opinion counts, unless the rules read the
-            # message as a question about the topic
+        if tier is None and result.evidence and not result.suppressed and ranking:
+            # The classifier's own opinion counts when the rules saw crisis words they
+            # did not act on (a weak phrase without its context, distress wording), and
+            # not when they read the message as a question about the topic. Alone it
+            # raised false alarms on ordinary messages ("smoking can kill you").
             top = ranking[0]
             if top.get("name") in CRISIS_INTENTS and top.get("confidence", 0) >= self.config["classifier_threshold"]:
                 tier, source = CRISIS_INTENTS[top["name"]], "classifier"

@@ -1,0 +1,68 @@
+# Helpline Assistant. `make run` starts it, `make test` runs every test; both install,
+# build and train first when needed. `make help` lists the other targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.installed
+SPACY_DIR := build/spacy/helpline_en
+export PYTHONPATH := $(CURDIR)
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+
+.PHONY: help install nlp train run test test-unit test-conversations validate crisis-report eval cross-validate lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock scripts/find-python310
+	@echo "==> Creating the virtual environment with Python 3.10"
+	@PY310="$$(scripts/find-python310)" && "$$PY310" -m venv $(VENV)
+	@echo "==> Installing pinned dependencies (first time: several minutes)"
+	$(VENV)/bin/pip install --quiet --progress-bar on --upgrade "pip<24.1"
+	$(VENV)/bin/pip install --progress-bar on -r requirements.lock
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv with Python 3.10 and install requirements.lock
+
+nlp: install ## build the project's spaCy pipeline (only when the lexicon or code changed)
+	@$(PY) -m bot.nlp build $(SPACY_DIR)
+
+train: nlp ## train the Rasa model (only when data, domain or config changed)
+	@$(PY) -m bot.train
+
+run: train ## install, build, train as needed, then start Rasa (5005) and the action server (5055)
+	@$(PY) -m bot.run
+
+validate: install ## check domain, NLU data, rules and stories (fails on warnings)
+	@$(PY) -m bot.validate
+
+test-unit: nlp ## unit tests: crisis rules, actions, handoff store, components
+	$(PY) -m pytest tests -m "not e2e" -q
+
+test-conversations: train ## conversation tests: every topic, every tier, repeated questions, crisis in forms
+	@$(PY) -m bot.conversation_tests
+
+test: train ## everything: validation, unit tests, conversation tests, end-to-end servers
+	@$(MAKE) --no-print-directory validate
+	$(PY) -m pytest tests -q -rs
+	@$(PY) -m bot.conversation_tests
+
+crisis-report: nlp ## crisis detector recall and false-alarm rate on the labelled set
+	@$(PY) -m bot.crisis tests/crisis/labelled.yml
+
+eval: train ## measure the trained assistant on ../shared/eval/realworld.yml (never used for training)
+	@$(PY) -m bot.evaluate
+
+cross-validate: nlp ## 5-fold intent and FAQ cross-validation (slow: about 15 minutes)
+	$(PY) -m rasa test nlu --nlu data/nlu --config config.yml --cross-validation --folds 5 --out results/cross-validation
+
+lock: ## regenerate requirements.lock from requirements.in in a fresh environment
+	rm -rf /tmp/helpline-lock && "$$(scripts/find-python310)" -m venv /tmp/helpline-lock
+	/tmp/helpline-lock/bin/pip install --quiet "pip<24.1" && /tmp/helpline-lock/bin/pip install -r requirements.in
+	/tmp/helpline-lock/bin/pip freeze --exclude-editable > requirements.lock
+
+clean: ## remove build output, models and local databases (keeps .venv)
+	rm -rf build models results var .rasa

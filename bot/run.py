@@ -1,0 +1,132 @@
+"""Start the assistant: the Rasa server (port 5005) and the action server (port 5055).
+
+    python -m bot.run [--port 5005] [--actions-port 5055]
+
+Ctrl-C (or SIGTERM) stops both. If either server exits, the other is stopped too.
+Settings come from the environment (see README); the defaults need no services:
+conversations and handoffs go to SQLite files under var/.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Dict, List
+
+from bot import PROJECT_ROOT
+from bot.train import MODEL_PATH, rasa_env
+
+VAR = PROJECT_ROOT / "var"
+
+
+def server_env(actions_port: int) -> Dict[str, str]:
+    env = rasa_env()
+    defaults = {
+        "HELPLINE_ACTION_ENDPOINT": f"http://127.0.0.1:{actions_port}/webhook",
+        "HELPLINE_TRACKER_URL": f"sqlite:///{VAR / 'tracker.db'}",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    }
+    for key, value in defaults.items():
+        env.setdefault(key, value)
+    return env
+
+
+def commands(port: int, actions_port: int, model: Path) -> List[List[str]]:
+    return [
+        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
+        [sys.executable, "-m", "rasa", "run", "--model", str(model), "--port", str(port),
+         "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],
+    ]
+
+
+def wait_until_up(url: str, processes: List[subprocess.Popen], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in processes):
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(1)
+    return False
+
+
+def stop(processes: List[subprocess.Popen], grace: float = 15) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("HELPLINE_PORT", 5005)))
+    parser.add_argument("--actions-port", type=int, default=int(os.environ.get("HELPLINE_ACTIONS_PORT", 5055)))
+    parser.add_argument("--model", type=Path, default=MODEL_PATH)
+    args = parser.parse_args(argv)
+
+    if not args.model.exists():
+        print(f"error: no trained model at {args.model}; run `make train` first", file=sys.stderr)
+        return 2
+    VAR.mkdir(exist_ok=True)
+    env = server_env(args.actions_port)
+    processes: List[subprocess.Popen] = []
+    stopping = False
+
+    def on_signal(signum, frame):  # noqa: ARG001
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    for command in commands(args.port, args.actions_port, args.model):
+        # own process group: Ctrl-C reaches only this supervisor, which stops the servers in order
+        processes.append(subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, start_new_session=True))
+
+    print("Starting the action server and the Rasa server (about 30 s)...", flush=True)
+    up = wait_until_up(f"http://127.0.0.1:{args.actions_port}/health", processes, 120) and \
+        wait_until_up(f"http://127.0.0.1:{args.port}/", processes, 300)
+    if up and not stopping:
+        print(
+            f"\nHelpline Assistant is running.\n"
+            f"  REST:      POST http://localhost:{args.port}/webhooks/rest/webhook  "
+            f"{{\"sender\": \"me\", \"message\": \"hi\"}}\n"
+            f"  Socket.IO: http://localhost:{args.port}/socket.io (events user_uttered / bot_uttered)\n"
+            f"  Actions:   http://localhost:{args.actions_port}/health\n"
+            f"Press Ctrl-C to stop.",
+            flush=True,
+        )
+    elif not stopping:
+        print("error: a server did not start (see the messages above)", file=sys.stderr)
+        stopping = True
+
+    code = 0
+    while not stopping:
+        exited = [p for p in processes if p.poll() is not None]
+        if exited:
+            print(f"error: a server exited with code {exited[0].returncode}; stopping the other", file=sys.stderr)
+            code = 1
+            break
+        time.sleep(0.5)
+    print("Stopping...", flush=True)
+    stop(processes)
+    print("Stopped.")
+    return code or (0 if up else 1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Shared fixtures: databases for the handoff store, trackers for actions."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+POSTGRES_URL = os.environ.get("HELPLINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def postgres_or_skip(url: str = POSTGRES_URL) -> str:
+    """The PostgreSQL URL, or skip with the reason; under CI=true a missing server fails."""
+    from sqlalchemy import create_engine, text
+
+    try:
+        engine = create_engine(url, future=True)
+        with engine.connect() as connection:
+            connection.execute(text("select 1"))
+        engine.dispose()
+        return url
+    except Exception as exc:  # any driver or connection error
+        reason = f"PostgreSQL not reachable at {url}: {exc.__class__.__name__}: {exc}".splitlines()[0]
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason} (CI must run the PostgreSQL tests)")
+        pytest.skip(reason)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'helpline.db'}"
+        return
+    url = postgres_or_skip()
+    # a schema of its own per test, dropped afterwards
+    from sqlalchemy import create_engine, text
+
+    schema = f"t_{os.getpid()}_{abs(hash(request.node.nodeid)) % 10**8}"
+    engine = create_engine(url, future=True)
+    with engine.begin() as connection:
+        connection.execute(text(f'create schema "{schema}"'))
+    yield f"{url}?options=-csearch_path%3D{schema}"
+    with engine.begin() as connection:
+        connection.execute(text(f'drop schema "{schema}" cascade'))
+    engine.dispose()

@@ -1,0 +1,91 @@
+"""The project's NLU components on Rasa Message objects, as the pipeline calls them."""
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.crisis import CrisisRules
+from bot.nlu.faq_gate import FaqConfidenceGate
+
+
+def message(text, intent, confidence=0.9, ranking=None, selector=None):
+    data = {"text": text, "intent": {"name": intent, "confidence": confidence},
+            "intent_ranking": ranking or [{"name": intent, "confidence": confidence}]}
+    if selector is not None:
+        data["response_selector"] = {"faq": {"ranking": [
+            {"intent_response_key": f"faq/{t}", "confidence": c} for t, c in selector]}}
+    return Message(data=data)
+
+
+def crisis_rules(**config):
+    return CrisisRules({**CrisisRules.get_default_config(), **config})
+
+
+def test_rules_override_whatever_the_classifier_said():
+    [m] = crisis_rules().process([message("my son is not breathing", "faq", 0.99)])
+    assert m.get("intent") == {"name": "crisis_emergency", "confidence": 1.0}
+    assert m.get("intent_ranking")[0]["name"] == "crisis_emergency"
+    assert m.get("intent_ranking")[1]["name"] == "faq"  # the classifier's view is kept
+    assert m.get("crisis")["tier"] == "emergency" and m.get("crisis")["source"] == "rules"
+    assert "not breathing" in m.get("crisis")["triggers"]
+
+
+def test_rules_override_the_fallback_intent():
+    [m] = crisis_rules().process([message("kms", "nlu_fallback", 0.3)])
+    assert m.get("intent")["name"] == "crisis_suicide"
+
+
+def test_a_question_about_a_crisis_topic_is_left_alone():
+    [m] = crisis_rules().process([message("what are the signs of an overdose", "faq", 0.99)])
+    assert m.get("intent")["name"] == "faq" and m.get("crisis") is None
+
+
+def test_classifier_escalates_only_with_crisis_words_the_rules_saw():
+    ranking = [{"name": "crisis_suicide", "confidence": 0.9}, {"name": "faq", "confidence": 0.1}]
+    # "die" without its distress context: a weak hit the rules alone did not act on
+    [m] = crisis_rules().process([message("everyone dies", "crisis_suicide", 0.9, ranking)])
+    assert m.get("intent")["name"] == "crisis_suicide" and m.get("crisis")["source"] == "classifier"
+    # no crisis words at all: the classifier's guess is not trusted
+    [m] = crisis_rules().process([message("do you keep what i say private", "crisis_suicide", 0.9, ranking)])
+    assert m.get("intent")["name"] == "nlu_fallback" and m.get("crisis") is None
+
+
+def test_classifier_below_threshold_does_not_escalate():
+    ranking = [{"name": "crisis_suicide", "confidence": 0.4}, {"name": "faq", "confidence": 0.3}]
+    [m] = crisis_rules(classifier_threshold=0.5).process([message("everyone dies", "crisis_suicide", 0.4, ranking)])
+    assert m.get("crisis") is None
+
+
+def test_empty_text_is_ignored():
+    [m] = crisis_rules().process([message("   ", "greet")])
+    assert m.get("intent")["name"] == "greet"
+
+
+def gate(**config):
+    return FaqConfidenceGate({**FaqConfidenceGate.get_default_config(), **config})
+
+
+def test_confident_faq_answer_passes():
+    [m] = gate().process([message("is it addictive", "faq", 0.99, selector=[("addictive", 0.95), ("get_high", 0.02)])])
+    assert m.get("intent")["name"] == "faq"
+
+
+def test_unsure_topic_becomes_fallback():
+    [m] = gate(threshold=0.5).process([message("klonopin thing", "faq", 0.99, selector=[("dosage", 0.3), ("alcohol", 0.2)])])
+    assert m.get("intent")["name"] == "nlu_fallback"
+    assert m.get("intent_ranking")[0]["name"] == "nlu_fallback"
+
+
+def test_two_topics_too_close_becomes_fallback():
+    [m] = gate(ambiguity_threshold=0.1).process([message("x", "faq", 0.99, selector=[("dosage", 0.52), ("alcohol", 0.48)])])
+    assert m.get("intent")["name"] == "nlu_fallback"
+
+
+def test_a_very_sure_topic_rescues_a_small_talk_guess():
+    [m] = gate().process([message("signs of overdose", "goodbye", 0.95, selector=[("overdose_signs", 0.98), ("naloxone", 0.01)])])
+    assert m.get("intent") == {"name": "faq", "confidence": 0.98}
+    assert m.get("faq_gate") == {"rescued_from": "goodbye"}
+
+
+def test_no_rescue_from_intents_that_matter_or_when_unsure():
+    [m] = gate().process([message("no", "deny", 0.99, selector=[("overdose_signs", 0.98)])])
+    assert m.get("intent")["name"] == "deny"
+    [m] = gate().process([message("what is metformin", "out_of_scope", 0.99, selector=[("what_is", 0.72), ("dosage", 0.1)])])
+    assert m.get("intent")["name"] == "out_of_scope"
