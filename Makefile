@@ -12,7 +12,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install nlp train run test test-unit test-conversations validate crisis-report eval cross-validate lock clean
+.PHONY: help install nlp train run test test-unit test-conversations validate crisis-report eval latency cross-validate lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -45,16 +45,19 @@ test-unit: nlp ## unit tests: crisis rules, actions, handoff store, components
 test-conversations: train ## conversation tests: every topic, every tier, repeated questions, crisis in forms
 	@$(PY) -m bot.conversation_tests
 
-test: train ## everything: validation, unit tests, conversation tests, end-to-end servers
-	@$(MAKE) --no-print-directory validate
-	$(PY) -m pytest tests -q -rs
+test: train ## everything: validation, conversation tests, unit tests, end-to-end servers
+	@$(PY) -m bot.validate
 	@$(PY) -m bot.conversation_tests
+	$(PY) -m pytest tests -q -rs
 
 crisis-report: nlp ## crisis detector recall and false-alarm rate on the labelled set
 	@$(PY) -m bot.crisis tests/crisis/labelled.yml
 
 eval: train ## measure the trained assistant on ../shared/eval/realworld.yml (never used for training)
 	@$(PY) -m bot.evaluate
+
+latency: ## per-message reply latency of a running assistant (start it with make run)
+	@$(PY) -m bot.latency
 
 cross-validate: nlp ## 5-fold intent and FAQ cross-validation (slow: about 15 minutes)
 	$(PY) -m rasa test nlu --nlu data/nlu --config config.yml --cross-validation --folds 5 --out results/cross-validation

@@ -1,0 +1,217 @@
+"""End to end: start the real servers with `python -m bot.run` and talk to them.
+
+Needs a trained model (`make test` trains first). Uses its own ports and
+temporary databases, so a running development server is not disturbed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bot import PROJECT_ROOT
+from bot.handoff.store import HandoffStore
+from bot.train import MODEL_PATH
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}: {process.stdout.read()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(1)
+    raise TimeoutError(f"{url} did not come up in {timeout} s")
+
+
+def start(command, env) -> subprocess.Popen:
+    return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def base_env(tmp: Path) -> dict:
+    env = dict(os.environ)
+    env.update({
+        "HELPLINE_TRACKER_URL": f"sqlite:///{tmp / 'tracker.db'}",
+        "HELPLINE_DATABASE_URL": f"sqlite:///{tmp / 'helpline.db'}",
+        # a closed helpline, so the callback path is exercised
+        "HELPLINE_STAFF_HOURS": "mon 00:00-00:01",
+        "HELPLINE_PHONE": "1-800-555-0100",
+        "PYTHONPATH": str(PROJECT_ROOT),
+    })
+    return env
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    if not MODEL_PATH.exists():
+        pytest.fail(f"no trained model at {MODEL_PATH}: run `make train` (make test does it)")
+    tmp = tmp_path_factory.mktemp("stack")
+    port, actions_port = free_port(), free_port()
+    env = base_env(tmp)
+    process = start([sys.executable, "-m", "bot.run", "--port", str(port), "--actions-port", str(actions_port)], env)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/", process)
+        wait_for(f"http://127.0.0.1:{actions_port}/health", process)
+        yield {"url": f"http://127.0.0.1:{port}", "db": env["HELPLINE_DATABASE_URL"], "process": process}
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def say(stack_or_url, sender: str, text: str):
+    url = stack_or_url["url"] if isinstance(stack_or_url, dict) else stack_or_url
+    request = urllib.request.Request(
+        f"{url}/webhooks/rest/webhook",
+        data=json.dumps({"sender": sender, "message": text}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return json.loads(response.read())
+
+
+def texts(replies):
+    return "\n".join(r.get("text") or "" for r in replies)
+
+
+def escalations(replies):
+    return [r["custom"]["escalation"] for r in replies if "escalation" in (r.get("custom") or {})]
+
+
+def test_greeting_and_an_answer_with_its_source(stack):
+    assert "Helpline Assistant" in texts(say(stack, "e2e-faq", "hello"))
+    answer = texts(say(stack, "e2e-faq", "how long does klonopin withdrawal last"))
+    assert "Source:" in answer and "weeks" in answer
+
+
+def test_the_same_question_twice_is_answered_twice(stack):
+    first = say(stack, "e2e-repeat", "is klonopin addictive")
+    second = say(stack, "e2e-repeat", "is klonopin addictive")
+    assert texts(first) and texts(first) == texts(second)
+
+
+@pytest.mark.parametrize("text, tier, line", [
+    ("my boyfriend took a bunch of kpins and hes not breathing", "emergency", "911"),
+    ("i dont want to be alive anymore", "suicide", "988"),
+    ("quit klonopin cold turkey 3 days ago and now im seeing things", "medical", "911"),
+])
+def test_crisis_gets_its_lines_and_payload_and_is_handed_off(stack, text, tier, line):
+    sender = f"e2e-crisis-{tier}"
+    replies = say(stack, sender, text)
+    [escalation] = escalations(replies)
+    assert escalation["tier"] == tier
+    assert escalation["lines"][0]["phone"] == line
+    assert line in texts(replies)
+    assert "offline" in texts(replies)  # the closed helpline says so honestly
+    store = HandoffStore(stack["db"])
+    [request] = [r for r in store.queue() if r.conversation_id == sender]
+    assert request.tier == tier and request.trigger_phrases
+    store.engine.dispose()
+
+
+def test_a_question_about_overdose_is_answered_not_escalated(stack):
+    replies = say(stack, "e2e-question", "what are the signs of an overdose")
+    assert not escalations(replies)
+    assert "Source:" in texts(replies)
+
+
+def test_outside_hours_a_person_request_books_a_callback(stack):
+    sender = "e2e-callback"
+    offer = say(stack, sender, "can i talk to a real person")
+    assert "1-800-555-0100" in texts(offer)
+    assert [b["payload"] for b in offer[-1]["buttons"]] == ["/affirm", "/deny"]
+    assert "store your phone number" in texts(say(stack, sender, "/affirm"))
+    assert "phone number" in texts(say(stack, sender, "yes that's fine"))
+    assert "doesn't look like" in texts(say(stack, sender, "555-123"))
+    # a question inside the form is answered, then the form goes on
+    inside = texts(say(stack, sender, "does insurance cover rehab"))
+    assert "Source:" in inside and "phone number" in inside
+    assert "good time" in texts(say(stack, sender, "(412) 555-0134"))
+    assert "412-555-0134" in texts(say(stack, sender, "weekday mornings"))
+    store = HandoffStore(stack["db"])
+    [callback] = [c for c in store.callbacks() if c.conversation_id == sender]
+    assert (callback.phone, callback.best_time, callback.consent) == ("412-555-0134", "weekday mornings", True)
+    store.engine.dispose()
+
+
+def test_crisis_inside_the_callback_form_interrupts_it(stack):
+    sender = "e2e-form-crisis"
+    say(stack, sender, "i want to talk to someone")
+    say(stack, sender, "/affirm")
+    replies = say(stack, sender, "i want to kill myself")
+    assert escalations(replies)[0]["tier"] == "suicide"
+    # the form is over: the next question is simply answered
+    assert "Source:" in texts(say(stack, sender, "how long is rehab"))
+
+
+def test_socketio_replies_arrive(stack):
+    """The Socket.IO channel delivers replies (Rasa 3.6.21 + python-socketio 5 lose them with
+    session_persistence: true, see credentials.yml)."""
+    import queue
+
+    import socketio
+
+    replies: "queue.Queue[dict]" = queue.Queue()
+    # long-polling transport: the websocket client of python-engineio needs a newer aiohttp than Rasa pins
+    client = socketio.Client()
+    client.on("bot_uttered", replies.put)
+    client.connect(stack["url"], socketio_path="/socket.io", transports=["polling"])
+    try:
+        client.emit("session_request", {"session_id": None})
+        client.emit("user_uttered", {"message": "what is klonopin", "session_id": client.sid})
+        reply = replies.get(timeout=60)
+    finally:
+        client.disconnect()
+    assert "clonazepam" in (reply.get("text") or "").lower()
+
+
+def test_ctrl_c_stops_both_servers_cleanly(stack):
+    process = stack["process"]
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 0
+    output = process.stdout.read()
+    assert "Stopped." in output
+
+
+def test_crisis_replies_work_with_the_action_server_down(tmp_path):
+    """The crisis reply is a domain response: it must not depend on the action server."""
+    port = free_port()
+    env = base_env(tmp_path)
+    env["HELPLINE_ACTION_ENDPOINT"] = f"http://127.0.0.1:{free_port()}/webhook"  # nothing listens there
+    env.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    process = start([sys.executable, "-m", "rasa", "run", "--model", str(MODEL_PATH), "--port", str(port),
+                     "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"], env)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/", process)
+        replies = say(f"http://127.0.0.1:{port}", "e2e-no-actions", "my mom is unresponsive and her lips are blue")
+        [escalation] = escalations(replies)
+        assert escalation["tier"] == "emergency" and "911" in texts(replies)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
