@@ -53,8 +53,9 @@ test: train ## everything: validation, conversation tests, unit tests, end-to-en
 crisis-report: nlp ## crisis detector recall and false-alarm rate on the labelled set
 	@$(PY) -m bot.crisis tests/crisis/labelled.yml
 
-eval: train ## measure the trained assistant on ../shared/eval/realworld.yml (never used for training)
+eval: train ## measure the assistant on real-world messages and held-out FAQ phrasings (never trained on)
 	@$(PY) -m bot.evaluate
+	@$(PY) -m bot.evaluate --file tests/nlu/held_out_faq.yml
 
 latency: ## per-message reply latency of a running assistant (start it with make run)
 	@$(PY) -m bot.latency

@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import services
+from bot.crisis import CRISIS_INTENTS
 
 logger = logging.getLogger(__name__)
 
@@ -20,8 +21,12 @@ _QUESTION_WORDS = {"what", "whats", "how", "why", "can", "could", "is", "are", "
                    "would", "should", "who", "which", "where"}
 # intents that are never an answer to "what's your number / a good time": the form steps
 # aside and the rules handle them (crisis replies, FAQ answers, leaving the form)
-NOT_AN_ANSWER = {"crisis_emergency", "crisis_suicide", "crisis_medical", "cancel", "deny",
-                 "request_human", "bot_challenge", "help", "goodbye"}
+# ("greet" is not here: "weekday mornings" can look like "good morning" to the classifier)
+NOT_AN_ANSWER = {*CRISIS_INTENTS, "cancel", "deny", "request_human", "bot_challenge", "help", "goodbye",
+                 "affirm", "thanks"}
+# every slot of the callback, cleared when it is stored, declined or interrupted by a crisis
+CALLBACK_RESET = (SlotSet("callback_offered", False), SlotSet("callback_consent", None),
+                  SlotSet("callback_phone", None), SlotSet("callback_time", None))
 
 
 def normalise_us_phone(text: Optional[str]) -> Optional[str]:
@@ -104,8 +109,7 @@ class ActionSubmitCallback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         phone, best_time = tracker.get_slot("callback_phone"), tracker.get_slot("callback_time")
-        reset = [SlotSet("callback_phone", None), SlotSet("callback_time", None),
-                 SlotSet("callback_consent", None), SlotSet("callback_offered", False)]
+        reset = list(CALLBACK_RESET)
         if tracker.get_slot("callback_consent") is not True or not phone or not best_time:
             return reset
         try:
@@ -126,5 +130,4 @@ class ActionDeclineCallback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         dispatcher.utter_message(response="utter_callback_declined")
-        return [SlotSet("callback_offered", False), SlotSet("callback_consent", None),
-                SlotSet("callback_phone", None), SlotSet("callback_time", None)]
+        return list(CALLBACK_RESET)

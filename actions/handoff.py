@@ -9,6 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
+from actions.callback import CALLBACK_RESET
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ class ActionRequestHandoff(Action):
         crisis = message.get("crisis") or {}
         tier = crisis.get("tier")
         try:
+            staff_online = services.staff_hours().is_open()
             services.store().request_handoff(
                 conversation_id=tracker.sender_id,
                 reason="crisis" if tier else "visitor_request",
@@ -36,20 +38,19 @@ class ActionRequestHandoff(Action):
             dispatcher.utter_message(response="utter_handoff_unavailable")
             return []
 
-        hours = services.staff_hours()
         if tier:
-            # the crisis reply with the lines has already been sent
+            # the crisis reply with the lines has already been sent; no callback questions now
             dispatcher.utter_message(
-                response="utter_handoff_crisis_staff" if hours.is_open() else "utter_handoff_crisis_offline"
+                response="utter_handoff_crisis_staff" if staff_online else "utter_handoff_crisis_offline"
             )
-            return []
-        if hours.is_open():
+            return list(CALLBACK_RESET)
+        if staff_online:
             dispatcher.utter_message(response="utter_handoff_connecting")
             return []
         phone = services.settings().helpline_phone
         dispatcher.utter_message(
             response="utter_handoff_offline" if phone else "utter_handoff_offline_no_phone",
-            staff_hours=hours.text,
+            staff_hours=services.staff_hours().text,
             helpline_phone=phone or "",
         )
         return [SlotSet("callback_offered", True)]

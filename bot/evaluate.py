@@ -24,7 +24,6 @@ from bot import PROJECT_ROOT
 from bot.train import MODEL_PATH
 
 DEFAULT_FILE = PROJECT_ROOT.parent / "shared" / "eval" / "realworld.yml"
-CRISIS_INTENTS = {"crisis_emergency", "crisis_suicide", "crisis_medical"}
 
 
 def outcome(parse: Dict) -> Dict:

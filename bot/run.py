@@ -44,10 +44,10 @@ def commands(port: int, actions_port: int, model: Path) -> List[List[str]]:
     ]
 
 
-def wait_until_up(url: str, processes: List[subprocess.Popen], timeout: float) -> bool:
+def wait_until_up(url: str, processes: List[subprocess.Popen], timeout: float, stopping=lambda: False) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any(p.poll() is not None for p in processes):
+        if stopping() or any(p.poll() is not None for p in processes):
             return False
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
@@ -59,16 +59,23 @@ def wait_until_up(url: str, processes: List[subprocess.Popen], timeout: float) -
     return False
 
 
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)  # each server runs in its own process group
+    except ProcessLookupError:
+        pass
+
+
 def stop(processes: List[subprocess.Popen], grace: float = 15) -> None:
     for process in processes:
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+            _signal_group(process, signal.SIGTERM)
     deadline = time.monotonic() + grace
     for process in processes:
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            process.kill()
+            _signal_group(process, signal.SIGKILL)
             process.wait()
 
 
@@ -93,14 +100,25 @@ def main(argv=None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    try:
+        return _serve(args, env, processes, lambda: stopping)
+    finally:
+        print("Stopping...", flush=True)
+        stop(processes)
+        print("Stopped.", flush=True)
+
+
+def _serve(args, env, processes: List[subprocess.Popen], stopping) -> int:
     for command in commands(args.port, args.actions_port, args.model):
-        # own process group: Ctrl-C reaches only this supervisor, which stops the servers in order
+        # own process group: Ctrl-C reaches only this supervisor, which stops the servers
         processes.append(subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, start_new_session=True))
 
     print("Starting the action server and the Rasa server (about 30 s)...", flush=True)
-    up = wait_until_up(f"http://127.0.0.1:{args.actions_port}/health", processes, 120) and \
-        wait_until_up(f"http://127.0.0.1:{args.port}/", processes, 300)
-    if up and not stopping:
+    up = wait_until_up(f"http://127.0.0.1:{args.actions_port}/health", processes, 120, stopping) and \
+        wait_until_up(f"http://127.0.0.1:{args.port}/", processes, 300, stopping)
+    if stopping():
+        return 0
+    if up:
         print(
             f"\nHelpline Assistant is running.\n"
             f"  REST:      POST http://localhost:{args.port}/webhooks/rest/webhook  "
@@ -110,22 +128,16 @@ def main(argv=None) -> int:
             f"Press Ctrl-C to stop.",
             flush=True,
         )
-    elif not stopping:
+    else:
         print("error: a server did not start (see the messages above)", file=sys.stderr)
-        stopping = True
-
-    code = 0
-    while not stopping:
+        return 1
+    while not stopping():
         exited = [p for p in processes if p.poll() is not None]
         if exited:
             print(f"error: a server exited with code {exited[0].returncode}; stopping the other", file=sys.stderr)
-            code = 1
-            break
+            return 1
         time.sleep(0.5)
-    print("Stopping...", flush=True)
-    stop(processes)
-    print("Stopped.")
-    return code or (0 if up else 1)
+    return 0
 
 
 if __name__ == "__main__":

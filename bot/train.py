@@ -1,8 +1,10 @@
 """Train the Rasa model only when its inputs changed.
 
 The fingerprint covers the training data, domain, config, the project's NLU
-components and the spaCy pipeline. (Rasa's own fingerprint sees the spaCy
-pipeline only by its path, so a changed lexicon would otherwise be missed.)
+components and the spaCy pipeline. Rasa's training cache then retrains only
+the parts whose inputs changed (a new answer text retrains in seconds), except
+when the spaCy pipeline changed: Rasa fingerprints it by its path only, so the
+cache would reuse stale features, and the whole model is retrained.
 
     python -m bot.train [--force]
 """
@@ -10,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -24,8 +28,9 @@ MODEL_DIR = PROJECT_ROOT / "models"
 MODEL_NAME = "helpline"
 MODEL_PATH = MODEL_DIR / f"{MODEL_NAME}.tar.gz"
 STAMP = MODEL_DIR / f"{MODEL_NAME}.fingerprint"
-INPUTS = ["config.yml", "domain", "data", "bot/nlu", "bot/crisis", "build/spacy/helpline_en/meta.json",
-          "build/spacy/helpline_en/attribute_ruler/patterns"]
+INPUTS = ["config.yml", "domain", "data", "bot/nlu", "bot/crisis", "requirements.lock",
+          "build/spacy/helpline_en/meta.json", "build/spacy/helpline_en/attribute_ruler/patterns"]
+CACHE = PROJECT_ROOT / ".rasa" / "cache"
 
 
 def fingerprint(root: Path = PROJECT_ROOT) -> str:
@@ -41,6 +46,14 @@ def fingerprint(root: Path = PROJECT_ROOT) -> str:
     return digest.hexdigest()
 
 
+def spacy_fingerprint(root: Path = PROJECT_ROOT) -> str:
+    meta = root / "build" / "spacy" / "helpline_en" / "meta.json"
+    try:
+        return json.loads(meta.read_text()).get("helpline_fingerprint", "")
+    except (OSError, ValueError):
+        return ""
+
+
 def rasa_env() -> dict:
     env = dict(os.environ)
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")
@@ -54,21 +67,30 @@ def main(argv=None) -> int:
     parser.add_argument("--force", action="store_true", help="train even if nothing changed")
     args = parser.parse_args(argv)
 
-    current = fingerprint()
-    if not args.force and MODEL_PATH.exists() and STAMP.exists() and STAMP.read_text().strip() == current:
+    current = {"inputs": fingerprint(), "spacy": spacy_fingerprint()}
+    try:
+        previous = json.loads(STAMP.read_text()) if STAMP.exists() else {}
+    except ValueError:
+        previous = {}
+    if not args.force and MODEL_PATH.exists() and previous == current:
         print(f"Model up to date: {MODEL_PATH.relative_to(PROJECT_ROOT)} (training data unchanged)")
         return 0
-    print("Training the assistant (about 2-4 minutes on 2 cores)...", flush=True)
+    full = args.force or previous.get("spacy") != current["spacy"] or not MODEL_PATH.exists()
+    if full and CACHE.exists():
+        # cached features from an older spaCy pipeline would be reused for unchanged data
+        shutil.rmtree(CACHE)
+    print("Training the assistant " + ("from scratch (about 7 minutes on 2 cores)..." if full
+          else "(only the parts whose inputs changed)..."), flush=True)
     started = time.monotonic()
     command = [
         sys.executable, "-m", "rasa", "train", "--domain", "domain", "--data", *RASA_DATA,
-        "--config", "config.yml", "--out", str(MODEL_DIR), "--fixed-model-name", MODEL_NAME, "--force",
-    ]
+        "--config", "config.yml", "--out", str(MODEL_DIR), "--fixed-model-name", MODEL_NAME,
+    ] + (["--force"] if full else [])
     result = subprocess.run(command, cwd=PROJECT_ROOT, env=rasa_env())
     if result.returncode != 0:
         print("error: training failed (see the messages above)", file=sys.stderr)
         return result.returncode
-    STAMP.write_text(current + "\n")
+    STAMP.write_text(json.dumps(current) + "\n")
     print(f"Trained {MODEL_PATH.relative_to(PROJECT_ROOT)} in {time.monotonic() - started:.0f} s")
     return 0
 

@@ -79,8 +79,8 @@ def main() -> int:
             continue
         if unused:
             problems.append(f"the response '{unused.group(1)}' is not used by any story, rule, form or action")
-        elif not text.startswith(DUPLICATE_FAQ):
-            problems.append(text)
+        else:
+            problems.extend(line.strip() for line in text.splitlines() if line.strip() != DUPLICATE_FAQ)
 
     failed = [name for name, ok in results.items() if not ok]
     for problem in problems:

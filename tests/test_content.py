@@ -58,12 +58,14 @@ def test_dosage_answer_states_the_label_maximums_and_gives_no_personal_dose():
 def test_escalation_payload_contract():
     carriers = {name for name, variants in DOMAIN.items()
                 if any("escalation" in (v.get("custom") or {}) for v in variants)}
-    assert carriers == {"utter_crisis_emergency", "utter_crisis_suicide", "utter_crisis_medical"}
+    tiers = {"utter_crisis_emergency": "emergency", "utter_crisis_suicide": "suicide",
+             "utter_crisis_medical": "medical", "utter_crisis_not_safe": "suicide"}
+    assert carriers == set(tiers)
     for name in carriers:
         for variant in DOMAIN[name]:
             assert variant.get("text"), "the payload goes next to a text"
             escalation = variant["custom"]["escalation"]
-            assert escalation["tier"] == name.rsplit("_", 1)[1]
+            assert escalation["tier"] == tiers[name]
             assert escalation["lines"]
             for line in escalation["lines"]:
                 assert set(line) == {"name", "phone", "sms", "url"}

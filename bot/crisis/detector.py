@@ -1,19 +1,21 @@
 """Rule-based crisis detector.
 
 The rules live in ``data/crisis/patterns.yml`` so the content team can read and
-extend them. Each rule names a tier (``emergency`` > ``suicide`` > ``medical``) and
-a strength:
+extend them (its header explains them). In short, each rule names a tier
+(``emergency`` > ``suicide`` > ``medical``) and a strength, and:
 
-* ``strong`` rules escalate wherever they match ("not breathing", "kill myself");
-* ``weak`` rules escalate unless the message is a question *about* the topic
-  ("what are the signs of an overdose"), recognised by the ``questions`` frames.
+* strong matches escalate ("not breathing", "kill myself"), except emergency and
+  medical ones inside a *general question* ("is slow breathing a sign of overdose?");
+* weak matches escalate unless the message is a general question: a question with
+  no word about a particular person ("my", "he", "son") and no urgent word;
+* ``needs: <context>`` rules count only with that context (a hallucination *after
+  stopping* clonazepam); idioms cancel the matches they overlap (a strong match
+  only when the idiom covers it whole); history phrases ("died of an overdose in
+  2019") cancel the overdose rules they name unless a word says it is happening now.
 
-A rule with ``needs: <context>`` only counts when that context also matched
-(for example a hallucination *after stopping* clonazepam). Matches inside an
-``idioms`` span ("this traffic is killing me") are ignored. Phrases are compared
-on lemmas produced by the project's spaCy pipeline, so "overdosed", "od'd" and
-"overdosing" all meet the phrase "overdose"; a rule with ``match: exact``
-compares lower-cased words instead (for tense: "overdosed" but not "overdose").
+Phrases are compared on lemmas from the project's spaCy pipeline, so "overdosed",
+"od'd" and "overdosing" all meet the phrase "overdose"; ``match: exact`` compares
+lower-cased words instead (for tense: "overdosed" but not "overdose").
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from bot import PROJECT_ROOT
 PATTERNS_PATH = PROJECT_ROOT / "data" / "crisis" / "patterns.yml"
 TIERS = ("emergency", "suicide", "medical")  # priority order
 STRENGTHS = ("strong", "weak")
-RULE_KEYS = {"id", "tier", "strength", "phrases", "patterns", "match", "needs", "note"}
+RULE_KEYS = {"id", "tier", "strength", "phrases", "patterns", "match", "needs", "note", "always"}
 
 
 class PatternError(ValueError):
@@ -75,6 +77,20 @@ class _Rule:
     tier: str
     strength: str
     needs: Optional[str]
+    always: bool = False  # strong, and escalates even inside a general question
+
+
+APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": "'", "`": "'"})
+
+
+def normalise(text: str) -> str:
+    """Lower case, and phone keyboards' curly apostrophes made straight ("won\u2019t" -> "won't")."""
+    return text.translate(APOSTROPHES).lower()
+
+
+def _contains(words: List[str], phrase: Tuple[str, ...]) -> bool:
+    n = len(phrase)
+    return any(tuple(words[i:i + n]) == phrase for i in range(len(words) - n + 1))
 
 
 class CrisisDetector:
@@ -97,17 +113,13 @@ class CrisisDetector:
         for section in ("questions", "history", "idioms"):
             if section in spec:
                 self._add(section, spec[section], where=section, allow=("starts",))
-        starts = (spec.get("questions") or {}).get("starts") or []
-        if not all(isinstance(w, str) for w in starts):
-            raise PatternError(f"{self.path}: questions.starts must be a list of words")
-        self._question_starts = {w.lower() for w in starts}
-        generic = spec.get("generic") or {}
-        if not isinstance(generic, dict):
-            raise PatternError(f"{self.path}: 'generic' must have 'subjects' and 'personal' lists")
-        if generic.get("subjects"):
-            self._lower.add("generic", [self.nlp.make_doc(p.lower()) for p in generic["subjects"]])
-        self._personal = {str(w).lower() for w in generic.get("personal") or []}
-        self._urgent = {str(w).lower() for w in generic.get("urgent") or []}
+        self._question_starts = self._words(spec, "questions", "starts")
+        self._question_marks = self._phrases(spec, "questions", "marks")
+        self._personal = self._words(spec, "generic", "personal")
+        self._urgent = self._phrases(spec, "generic", "urgent")
+        history = spec.get("history") or {}
+        self._history_now = self._phrases(spec, "history", "unless")
+        self._history_cancels = set(history.get("cancels") or [])
 
         rules = spec.get("rules")
         if not isinstance(rules, list) or not rules:
@@ -131,8 +143,11 @@ class CrisisDetector:
             needs = body.get("needs")
             if needs is not None and needs not in contexts:
                 raise PatternError(f"{self.path}: {where}: needs unknown context {needs!r}")
-            self._rules[rule_id] = _Rule(rule_id, tier, strength, needs)
+            self._rules[rule_id] = _Rule(rule_id, tier, strength, needs, bool(body.get("always")))
             self._add(rule_id, body, where=where)
+        unknown = self._history_cancels - set(self._rules)
+        if unknown:
+            raise PatternError(f"{self.path}: history.cancels names unknown rules {sorted(unknown)}")
 
     # -- loading -----------------------------------------------------------------
     @staticmethod
@@ -147,12 +162,22 @@ class CrisisDetector:
             raise PatternError(f"{path}: expected a mapping with 'rules'")
         return spec
 
+    def _words(self, spec: Dict, section: str, key: str) -> set:
+        words = (spec.get(section) or {}).get(key) or []
+        if not isinstance(words, list):
+            raise PatternError(f"{self.path}: {section}.{key} must be a list of words")
+        return {str(w).lower() for w in words}
+
+    def _phrases(self, spec: Dict, section: str, key: str) -> List[Tuple[str, ...]]:
+        """Word lists that may hold phrases, as token tuples ("help!" -> ("help", "!"))."""
+        return [tuple(t.lower_ for t in self.nlp.make_doc(w)) for w in self._words(spec, section, key)]
+
     def _add(self, key: str, body, where: str, allow=()) -> None:
         if not isinstance(body, dict):
             raise PatternError(f"{self.path}: {where} must have 'phrases' and/or 'patterns'")
         phrases = body.get("phrases") or []
         patterns = body.get("patterns") or []
-        if not phrases and not patterns and not any(body.get(k) for k in allow):
+        if not phrases and not patterns and not any(body.get(k) for k in (*allow, "cancels", "unless", "marks")):
             raise PatternError(f"{self.path}: {where} has neither phrases nor patterns")
         if not all(isinstance(p, str) and p.strip() for p in phrases):
             raise PatternError(f"{self.path}: {where}: every phrase must be non-empty text")
@@ -178,21 +203,23 @@ class CrisisDetector:
                 yield strings[match_id], start, end
 
     def detect(self, text_or_doc) -> CrisisResult:
-        doc = self.nlp(text_or_doc.lower()) if isinstance(text_or_doc, str) else text_or_doc
+        doc = self.nlp(normalise(text_or_doc)) if isinstance(text_or_doc, str) else text_or_doc
         idioms: List[Tuple[int, int]] = []
         contexts = set()
-        question = len(doc) > 0 and (doc[0].lower_ in self._question_starts or doc[-1].text == "?")
-        history = generic = False
+        words = [t.lower_ for t in doc]
+        question = bool(words) and (
+            words[0] in self._question_starts or words[-1] == "?"
+            or any(_contains(words, mark) for mark in self._question_marks)
+        )
+        asks_information = history = False
         hits: List[Hit] = []
         for key, start, end in self._matches(doc):
             if key == "idioms":
                 idioms.append((start, end))
             elif key == "questions":
-                question = True
+                question = asks_information = True
             elif key == "history":
                 history = True
-            elif key == "generic":
-                generic = True
             elif key.startswith("context:"):
                 contexts.add(key.split(":", 1)[1])
             else:
@@ -200,25 +227,20 @@ class CrisisDetector:
                 hits.append(Hit(key, rule.tier, rule.strength, doc[start:end].text, start, end))
 
         def in_idiom(hit: Hit) -> bool:
+            if hit.strength == "strong":  # "die for" must not cancel "want to die for real"
+                return any(s <= hit.start and hit.end <= e for s, e in idioms)
             return any(s < hit.end and hit.start < e for s, e in idioms)
 
         live = [h for h in hits if not in_idiom(h)]
         live = [h for h in live if self._rules[h.rule].needs in (None, *contexts)]
-        if history:  # an emergency that is over is not an emergency now
-            live = [h for h in live if h.tier != "emergency"]
-        # "is slow breathing a sign of overdose", "what do i do if someone overdosed":
-        # a question about people in general
-        words = {t.lower_ for t in doc}
-        hypothetical = generic and bool(words & {"if", "when", "whether"})
-        general_question = (
-            question
-            and not words & self._urgent
-            and (not words & self._personal or hypothetical)
-        )
+        if history and not any(_contains(words, now) for now in self._history_now):
+            live = [h for h in live if h.rule not in self._history_cancels]
+        urgent = any(_contains(words, phrase) for phrase in self._urgent)
+        general_question = question and not urgent and not set(words) & self._personal
         escalating = [
             h for h in live
-            if not question
-            or (h.strength == "strong" and (h.tier == "suicide" or not general_question))
+            if (h.strength == "strong" and (h.tier == "suicide" or self._rules[h.rule].always or not general_question))
+            or (h.strength == "weak" and not general_question and (urgent or not asks_information))
         ]
         result = CrisisResult(question=question)
         result.evidence = sorted({h.text for h in hits if not in_idiom(h)})

@@ -156,7 +156,9 @@ class HandoffStore:
             ).scalars().first()
             if open_request is not None:
                 if priority < open_request.priority:
+                    # staff must see what made it urgent
                     open_request.priority, open_request.tier, open_request.reason = priority, tier, reason
+                    open_request.message_text = message_text
                 open_request.trigger_phrases = list(dict.fromkeys([*open_request.trigger_phrases, *triggers]))
                 return open_request
             request = HandoffRequest(
@@ -190,6 +192,7 @@ class HandoffStore:
             handoff_id = session.execute(
                 select(HandoffRequest.id)
                 .where(HandoffRequest.conversation_id == conversation_id)
+                .where(HandoffRequest.status.in_([Status.waiting.value, Status.claimed.value]))
                 .order_by(HandoffRequest.created_at.desc())
             ).scalars().first()
             callback = CallbackRequest(

@@ -19,11 +19,10 @@ from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.crisis import TIERS, CrisisDetector
+from bot.crisis import CRISIS_INTENTS, CrisisDetector
 from bot.nlp import shared_pipeline
 
 CRISIS_KEY = "crisis"
-CRISIS_INTENTS = {f"crisis_{tier}": tier for tier in TIERS}
 
 
 @DefaultV1Recipe.register(

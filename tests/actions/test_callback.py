@@ -39,6 +39,9 @@ def asked(slot, text, intent, **parse):
     ("callback_time", "how long is rehab?", "faq", None),
     ("callback_time", "i want to die", "crisis_suicide", None),
     ("callback_time", "/affirm", "affirm", None),
+    ("callback_time", "ok", "affirm", None),                      # small talk is not a time
+    ("callback_time", "weekday mornings", "greet", "weekday mornings"),  # "good morning" to the classifier
+    ("callback_time", "thanks", "thanks", None),
 ])
 def test_what_counts_as_an_answer(slot, text, intent, expected):
     assert answer_text(asked(slot, text, intent), slot) == expected

@@ -19,7 +19,7 @@ async def test_crisis_is_recorded_with_tier_and_triggers(configure, dispatcher):
     assert request.trigger_phrases == ["kill myself"]
     assert request.message_text == "i want to kill myself"
     assert responses(dispatcher) == ["utter_handoff_crisis_staff"]
-    assert result == []
+    assert SlotSet("callback_offered", False) in result  # no callback questions after a crisis
 
 
 async def test_crisis_outside_hours_says_so_and_offers_no_form(configure, dispatcher):
@@ -27,7 +27,7 @@ async def test_crisis_outside_hours_says_so_and_offers_no_form(configure, dispat
     events = [user_uttered("i want to kill myself", "crisis_suicide", crisis=CRISIS)]
     result = await ActionRequestHandoff().run(dispatcher, tracker(events), {})
     assert responses(dispatcher) == ["utter_handoff_crisis_offline"]
-    assert result == []
+    assert SlotSet("callback_consent", None) in result
 
 
 async def test_visitor_request_inside_hours(configure, dispatcher):

@@ -34,7 +34,7 @@ def wait_for(url: str, process: subprocess.Popen, timeout: float = 240) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}: {process.stdout.read()[-3000:]}")
+            raise RuntimeError(f"server exited with {process.returncode}: {Path(process.log).read_text()[-3000:]}")
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
@@ -43,9 +43,13 @@ def wait_for(url: str, process: subprocess.Popen, timeout: float = 240) -> None:
     raise TimeoutError(f"{url} did not come up in {timeout} s")
 
 
-def start(command, env) -> subprocess.Popen:
-    return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+def start(command, env, log: Path) -> subprocess.Popen:
+    """Start a server; its output goes to a file (a pipe nobody reads would fill and block it)."""
+    with log.open("w") as handle:
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=handle,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    process.log = str(log)
+    return process
 
 
 def base_env(tmp: Path) -> dict:
@@ -68,11 +72,13 @@ def stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("stack")
     port, actions_port = free_port(), free_port()
     env = base_env(tmp)
-    process = start([sys.executable, "-m", "bot.run", "--port", str(port), "--actions-port", str(actions_port)], env)
+    process = start([sys.executable, "-m", "bot.run", "--port", str(port), "--actions-port", str(actions_port)],
+                    env, tmp / "run.log")
     try:
         wait_for(f"http://127.0.0.1:{port}/", process)
         wait_for(f"http://127.0.0.1:{actions_port}/health", process)
-        yield {"url": f"http://127.0.0.1:{port}", "db": env["HELPLINE_DATABASE_URL"], "process": process}
+        yield {"url": f"http://127.0.0.1:{port}", "db": env["HELPLINE_DATABASE_URL"], "process": process,
+               "ports": (port, actions_port)}
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
@@ -192,8 +198,10 @@ def test_ctrl_c_stops_both_servers_cleanly(stack):
     process = stack["process"]
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == 0
-    output = process.stdout.read()
-    assert "Stopped." in output
+    assert "Stopped." in Path(process.log).read_text()
+    for port in stack["ports"]:  # both servers are gone, their ports free again
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"
 
 
 def test_crisis_replies_work_with_the_action_server_down(tmp_path):
@@ -203,7 +211,7 @@ def test_crisis_replies_work_with_the_action_server_down(tmp_path):
     env["HELPLINE_ACTION_ENDPOINT"] = f"http://127.0.0.1:{free_port()}/webhook"  # nothing listens there
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")
     process = start([sys.executable, "-m", "rasa", "run", "--model", str(MODEL_PATH), "--port", str(port),
-                     "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"], env)
+                     "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"], env, tmp_path / "rasa.log")
     try:
         wait_for(f"http://127.0.0.1:{port}/", process)
         replies = say(f"http://127.0.0.1:{port}", "e2e-no-actions", "my mom is unresponsive and her lips are blue")
@@ -215,3 +223,20 @@ def test_crisis_replies_work_with_the_action_server_down(tmp_path):
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_ctrl_c_during_start_up_stops_at_once(tmp_path):
+    port, actions_port = free_port(), free_port()
+    process = start([sys.executable, "-m", "bot.run", "--port", str(port), "--actions-port", str(actions_port)],
+                    base_env(tmp_path), tmp_path / "run.log")
+    time.sleep(3)  # the servers are still loading
+    process.send_signal(signal.SIGINT)
+    try:
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    time.sleep(1)
+    for p in (port, actions_port):
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", p)) != 0, f"a server is still listening on {p}"

@@ -42,20 +42,21 @@ def test_queue_is_ordered_by_tier_then_waiting_time(store):
     assert order == ["emergency-late", "suicide", "medical", "visitor"]
 
 
-def test_same_wait_tier_orders_by_age(store):
+def test_same_tier_orders_by_waiting_time_not_by_id(store):
     first = store.request_handoff("a", "crisis", tier="suicide")
     second = store.request_handoff("b", "crisis", tier="suicide")
-    with store.session() as session:
-        session.get(type(first), first.id).created_at = datetime.now(timezone.utc) - timedelta(minutes=5)
-    assert [r.id for r in store.queue()] == [first.id, second.id]
+    with store.session() as session:  # the later row has waited longer
+        session.get(type(second), second.id).created_at = datetime.now(timezone.utc) - timedelta(minutes=5)
+    assert [r.id for r in store.queue()] == [second.id, first.id]
 
 
 def test_a_second_request_raises_the_open_one_instead_of_duplicating(store):
-    store.request_handoff("conv", "visitor_request")
-    store.request_handoff("conv", "crisis", tier="emergency", triggers=["not breathing"])
-    store.request_handoff("conv", "crisis", tier="medical", triggers=["seizure"])
+    store.request_handoff("conv", "visitor_request", message_text="talk to a person")
+    store.request_handoff("conv", "crisis", tier="emergency", triggers=["not breathing"], message_text="not breathing")
+    store.request_handoff("conv", "crisis", tier="medical", triggers=["seizure"], message_text="had a seizure")
     [request] = store.queue()
     assert request.tier == "emergency" and request.priority == 0  # never lowered
+    assert (request.reason, request.message_text) == ("crisis", "not breathing")  # what made it urgent
     assert request.trigger_phrases == ["not breathing", "seizure"]
 
 
@@ -64,6 +65,13 @@ def test_bad_input_is_refused(store):
         store.request_handoff("conv", "crisis", tier="urgent")
     with pytest.raises(ValueError, match="conversation_id"):
         store.request_handoff("", "visitor_request")
+
+
+def test_callback_links_only_to_an_open_request(store):
+    old = store.request_handoff("conv", "visitor_request")
+    with store.session() as session:
+        session.get(type(old), old.id).status = Status.resolved.value
+    assert store.add_callback("conv", "412-555-0134", "mornings", consent=True).handoff_id is None
 
 
 def test_callback_needs_consent_and_links_to_the_handoff(store):
