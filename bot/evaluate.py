@@ -31,7 +31,8 @@ def outcome(parse: Dict) -> Dict:
     crisis = parse.get("crisis") or {}
     selector = ((parse.get("response_selector") or {}).get("faq") or {}).get("response") or {}
     topic = (selector.get("intent_response_key") or "").split("/", 1)[-1] if intent == "faq" else None
-    return {"intent": intent, "tier": crisis.get("tier"), "source": crisis.get("source"), "topic": topic}
+    return {"intent": intent, "tier": crisis.get("tier"), "source": crisis.get("source"), "topic": topic,
+            "check": bool(parse.get("crisis_check"))}
 
 
 def score(items: List[Dict], results: List[Dict]) -> Dict[str, str]:
@@ -43,8 +44,10 @@ def score(items: List[Dict], results: List[Dict]) -> Dict[str, str]:
         if kind == "crisis":
             counts["crisis:escalated"] += escalated
             counts["crisis:tier"] += got["tier"] == item.get("tier")
+            counts["crisis:reached"] += escalated or bool(got.get("check"))
         else:
             counts[f"{kind}:false_alarm"] += escalated
+            counts[f"{kind}:check"] += bool(got.get("check"))
         if kind == "faq":
             counts["faq:right"] += got["topic"] == item.get("topic")
             counts["faq:wrong"] += got["topic"] not in (None, item.get("topic"))
@@ -57,6 +60,8 @@ def score(items: List[Dict], results: List[Dict]) -> Dict[str, str]:
     return {
         "crisis recall (escalated)": pct("crisis:escalated", "crisis:n"),
         "crisis right tier": pct("crisis:tier", "crisis:n"),
+        "crisis escalated or checked in (988)": pct("crisis:reached", "crisis:n"),
+        "gentle check-ins on negatives": pct("negative:check", "negative:n"),
         "false alarms on negatives": pct("negative:false_alarm", "negative:n"),
         "false alarms on FAQ questions": pct("faq:false_alarm", "faq:n"),
         "false alarms on out-of-scope": pct("oos:false_alarm", "oos:n"),
@@ -92,7 +97,8 @@ def main(argv=None) -> int:
     from bot.nlp import shared_pipeline
 
     detector = CrisisDetector(shared_pipeline())
-    rules_only = [{"intent": None, "tier": detector.detect(t).tier, "source": "rules", "topic": None} for t in texts]
+    rules_only = [{"intent": None, "tier": detector.detect(t).tier, "source": "rules", "topic": None, "check": False}
+                  for t in texts]
     full = asyncio.run(parse_all(texts))
 
     print(f"\n{len(items)} messages from {args.file.name}")

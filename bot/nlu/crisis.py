@@ -23,6 +23,7 @@ from bot.crisis import CRISIS_INTENTS, CrisisDetector
 from bot.nlp import shared_pipeline
 
 CRISIS_KEY = "crisis"
+CHECK_KEY = "crisis_check"
 
 
 @DefaultV1Recipe.register(
@@ -84,8 +85,13 @@ class CrisisRules(GraphComponent, IntentClassifier):
                 tier, source = CRISIS_INTENTS[top["name"]], "classifier"
         if tier is None:
             if intent.get("name") in CRISIS_INTENTS:
-                # a crisis intent the rules and the threshold did not confirm: treat as unsure
+                # A crisis intent the rules did not confirm: treat as unsure, and when the
+                # classifier was confident, the fallback reply checks in gently with 988
+                # (actions/fallback.py) instead of escalating.
                 message.set(INTENT, {"name": "nlu_fallback", "confidence": intent.get("confidence", 0.0)}, add_to_output=True)
+                if not result.suppressed and intent.get("confidence", 0.0) >= self.config["classifier_threshold"]:
+                    message.set(CHECK_KEY, {"tier": CRISIS_INTENTS[intent["name"]],
+                                            "confidence": intent.get("confidence")}, add_to_output=True)
             return
         crisis_intent = {"name": f"crisis_{tier}", "confidence": 1.0}
         message.set(INTENT, crisis_intent, add_to_output=True)

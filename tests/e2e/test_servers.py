@@ -96,7 +96,10 @@ def say(stack_or_url, sender: str, text: str):
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=120) as response:
-        return json.loads(response.read())
+        replies = json.loads(response.read())
+    # the core fallback means no rule knew what to do next: never expected in these conversations
+    assert "couldn't work out how to help" not in texts(replies), f"fallback after {text!r}: {replies}"
+    return replies
 
 
 def texts(replies):
@@ -152,11 +155,13 @@ def test_outside_hours_a_person_request_books_a_callback(stack):
     assert "store your phone number" in texts(say(stack, sender, "/affirm"))
     assert "phone number" in texts(say(stack, sender, "yes that's fine"))
     assert "doesn't look like" in texts(say(stack, sender, "555-123"))
+    # nothing is answered by the fallback after the callback is stored (checked in say())
     # a question inside the form is answered, then the form goes on
     inside = texts(say(stack, sender, "does insurance cover rehab"))
     assert "Source:" in inside and "phone number" in inside
     assert "good time" in texts(say(stack, sender, "(412) 555-0134"))
     assert "412-555-0134" in texts(say(stack, sender, "weekday mornings"))
+    assert "Source:" in texts(say(stack, sender, "is klonopin addictive"))
     store = HandoffStore(stack["db"])
     [callback] = [c for c in store.callbacks() if c.conversation_id == sender]
     assert (callback.phone, callback.best_time, callback.consent) == ("412-555-0134", "weekday mornings", True)
@@ -170,6 +175,13 @@ def test_crisis_inside_the_callback_form_interrupts_it(stack):
     replies = say(stack, sender, "i want to kill myself")
     assert escalations(replies)[0]["tier"] == "suicide"
     # the form is over: the next question is simply answered
+    assert "Source:" in texts(say(stack, sender, "how long is rehab"))
+
+
+def test_declining_the_callback_leaves_the_assistant_listening(stack):
+    sender = "e2e-decline"
+    say(stack, sender, "can i speak to a human")
+    assert "nothing has been stored" in texts(say(stack, sender, "/deny"))
     assert "Source:" in texts(say(stack, sender, "how long is rehab"))
 
 
@@ -240,3 +252,4 @@ def test_ctrl_c_during_start_up_stops_at_once(tmp_path):
     for p in (port, actions_port):
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", p)) != 0, f"a server is still listening on {p}"
+

@@ -42,15 +42,16 @@ def test_classifier_escalates_only_with_crisis_words_the_rules_saw():
     # "die" without its distress context: a weak hit the rules alone did not act on
     [m] = crisis_rules().process([message("everyone dies", "crisis_suicide", 0.9, ranking)])
     assert m.get("intent")["name"] == "crisis_suicide" and m.get("crisis")["source"] == "classifier"
-    # no crisis words at all: the classifier's guess is not trusted
+    # no crisis words at all: the classifier's guess does not escalate, it asks gently
     [m] = crisis_rules().process([message("do you keep what i say private", "crisis_suicide", 0.9, ranking)])
     assert m.get("intent")["name"] == "nlu_fallback" and m.get("crisis") is None
+    assert m.get("crisis_check") == {"tier": "suicide", "confidence": 0.9}
 
 
 def test_classifier_below_threshold_does_not_escalate():
     ranking = [{"name": "crisis_suicide", "confidence": 0.4}, {"name": "faq", "confidence": 0.3}]
     [m] = crisis_rules(classifier_threshold=0.5).process([message("everyone dies", "crisis_suicide", 0.4, ranking)])
-    assert m.get("crisis") is None
+    assert m.get("crisis") is None and m.get("crisis_check") is None
 
 
 def test_empty_text_is_ignored():
