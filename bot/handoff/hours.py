@@ -44,7 +44,8 @@ class StaffHours:
             days = DAYS[first:last + 1] if first <= last else DAYS[first:] + DAYS[:last + 1]
             try:
                 start = time.fromisoformat(match["t1"].zfill(5))
-                end = time.fromisoformat(match["t2"].zfill(5))
+                # "24:00" closes at the end of the day (round-the-clock staffing)
+                end = time.max if match["t2"] == "24:00" else time.fromisoformat(match["t2"].zfill(5))
             except ValueError as exc:
                 raise HoursError(f"cannot read the times in {part!r}") from exc
             if end <= start:
@@ -57,4 +58,5 @@ class StaffHours:
     def is_open(self, now: Optional[datetime] = None) -> bool:
         local = (now or datetime.now(tz=self.zone)).astimezone(self.zone)
         day, clock = DAYS[local.weekday()], local.time()
-        return any(day in w.days and w.start <= clock < w.end for w in self.windows)
+        return any(day in w.days and w.start <= clock and (clock < w.end or w.end == time.max)
+                   for w in self.windows)

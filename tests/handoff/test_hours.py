@@ -31,6 +31,11 @@ def test_several_windows_and_a_range_over_the_weekend():
     assert not hours.is_open(at(2026, 11, 24, 21, 0, zone=london))  # Tuesday evening
 
 
+def test_round_the_clock():
+    hours = StaffHours.parse("mon-sun 00:00-24:00", "America/New_York")
+    assert hours.is_open(at(2026, 11, 22, 0, 0)) and hours.is_open(at(2026, 11, 22, 23, 59, 59))
+
+
 @pytest.mark.parametrize("text, zone, message", [
     ("mon-fri 9-5", "America/New_York", "cannot read"),
     ("someday 09:00-17:00", "America/New_York", "cannot read"),
