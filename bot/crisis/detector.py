@@ -53,7 +53,7 @@ class CrisisResult:
     triggers: List[str] = field(default_factory=list)
     rules: List[str] = field(default_factory=list)
     question: bool = False             # the message reads as a question about a topic
-    suppressed: List[str] = field(default_factory=list)  # weak hits a question frame cancelled
+    suppressed: List[str] = field(default_factory=list)  # matches a general question or information frame cancelled
     evidence: List[str] = field(default_factory=list)    # every crisis word seen, escalating or not
 
     @property
@@ -112,7 +112,7 @@ class CrisisDetector:
             self._add(f"context:{name}", body, where=f"contexts.{name}")
         for section in ("questions", "history", "idioms"):
             if section in spec:
-                self._add(section, spec[section], where=section, allow=("starts",))
+                self._add(section, spec[section], where=section, allow=("starts", "marks", "cancels", "unless"))
         self._question_starts = self._words(spec, "questions", "starts")
         self._question_marks = self._phrases(spec, "questions", "marks")
         self._personal = self._words(spec, "generic", "personal")
@@ -177,7 +177,7 @@ class CrisisDetector:
             raise PatternError(f"{self.path}: {where} must have 'phrases' and/or 'patterns'")
         phrases = body.get("phrases") or []
         patterns = body.get("patterns") or []
-        if not phrases and not patterns and not any(body.get(k) for k in (*allow, "cancels", "unless", "marks")):
+        if not phrases and not patterns and not any(body.get(k) for k in allow):
             raise PatternError(f"{self.path}: {where} has neither phrases nor patterns")
         if not all(isinstance(p, str) and p.strip() for p in phrases):
             raise PatternError(f"{self.path}: {where}: every phrase must be non-empty text")
@@ -231,8 +231,8 @@ class CrisisDetector:
                 return any(s <= hit.start and hit.end <= e for s, e in idioms)
             return any(s < hit.end and hit.start < e for s, e in idioms)
 
-        live = [h for h in hits if not in_idiom(h)]
-        live = [h for h in live if self._rules[h.rule].needs in (None, *contexts)]
+        seen = [h for h in hits if not in_idiom(h)]
+        live = [h for h in seen if self._rules[h.rule].needs in (None, *contexts)]
         if history and not any(_contains(words, now) for now in self._history_now):
             live = [h for h in live if h.rule not in self._history_cancels]
         urgent = any(_contains(words, phrase) for phrase in self._urgent)
@@ -243,7 +243,7 @@ class CrisisDetector:
             or (h.strength == "weak" and not general_question and (urgent or not asks_information))
         ]
         result = CrisisResult(question=question)
-        result.evidence = sorted({h.text for h in hits if not in_idiom(h)})
+        result.evidence = sorted({h.text for h in seen})
         result.suppressed = sorted({h.text for h in live if h not in escalating})
         if escalating:
             result.tier = min((h.tier for h in escalating), key=TIERS.index)
