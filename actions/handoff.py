@@ -32,6 +32,7 @@ class ActionRequestHandoff(Action):
                 tier=tier,
                 triggers=crisis.get("triggers") or [],
                 message_text=message.get("text"),
+                live=staff_online,  # in hours the chat channel passes the conversation to staff
             )
         except Exception:  # the visitor must still get the lines
             logger.exception("could not record the handoff for %s", tracker.sender_id)

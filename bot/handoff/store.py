@@ -25,7 +25,11 @@ from sqlalchemy import (
     String,
     Text,
     create_engine,
+    delete,
+    func,
+    or_,
     select,
+    update,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
@@ -45,6 +49,10 @@ class Status(str, enum.Enum):
     returned = "returned"     # handed back to the bot
     resolved = "resolved"
     cancelled = "cancelled"   # the visitor went back to the bot
+    offline = "offline"       # asked outside staff hours: the visitor got the lines (and a callback offer)
+
+
+OPEN = (Status.waiting.value, Status.claimed.value)
 
 
 class StaffUser(Base):
@@ -102,6 +110,32 @@ class AuditEntry(Base):
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
 
 
+class TranscriptMessage(Base):
+    """Every message of a conversation, whoever sent it: visitor, bot, staff or system."""
+    __tablename__ = "transcript_messages"
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), nullable=False)
+    role = Column(String(20), nullable=False)
+    text = Column(Text, nullable=False, default="")
+    staff_id = Column(Integer, ForeignKey("staff_users.id"))
+    staff_name = Column(String(80))
+    data = Column(JSON)  # quick replies, escalation payload
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    __table_args__ = (
+        CheckConstraint("role in ('visitor', 'bot', 'staff', 'system')", name="ck_transcript_role"),
+        Index("ix_transcript_conversation", "conversation_id", "id"),
+    )
+
+
+class StaffSession(Base):
+    __tablename__ = "staff_sessions"
+    token_hash = Column(String(64), primary_key=True)  # sha256 of the cookie value
+    staff_id = Column(Integer, ForeignKey("staff_users.id"), nullable=False)
+    csrf_token = Column(String(64), nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    expires_at = Column(DateTime(timezone=True), nullable=False)
+
+
 class CallbackRequest(Base):
     __tablename__ = "callback_requests"
     id = Column(Integer, primary_key=True)
@@ -114,6 +148,10 @@ class CallbackRequest(Base):
     status = Column(String(20), nullable=False, default="pending")  # pending | called | closed
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     __table_args__ = (CheckConstraint("consent", name="ck_callback_consent"),)
+
+
+class HandoffConflict(Exception):
+    """The request is not in a state that allows this (already claimed, already closed)."""
 
 
 class HandoffStore:
@@ -140,8 +178,13 @@ class HandoffStore:
         tier: Optional[str] = None,
         triggers: Sequence[str] = (),
         message_text: Optional[str] = None,
+        live: bool = True,
     ) -> HandoffRequest:
-        """Open a request, or raise the priority of the conversation's open one."""
+        """Open a request, or raise the priority of the conversation's open one.
+
+        ``live=False`` (outside staff hours) records it for the staff's review without
+        putting the conversation in the live queue, so the bot keeps answering it.
+        """
         if tier not in TIER_PRIORITY:
             raise ValueError(f"unknown tier {tier!r}")
         if not conversation_id:
@@ -151,7 +194,7 @@ class HandoffStore:
             open_request = session.execute(
                 select(HandoffRequest)
                 .where(HandoffRequest.conversation_id == conversation_id)
-                .where(HandoffRequest.status.in_([Status.waiting.value, Status.claimed.value]))
+                .where(HandoffRequest.status.in_(OPEN))
                 .order_by(HandoffRequest.created_at.desc())
             ).scalars().first()
             if open_request is not None:
@@ -168,7 +211,7 @@ class HandoffStore:
                 priority=priority,
                 trigger_phrases=list(triggers),
                 message_text=message_text,
-                status=Status.waiting.value,
+                status=Status.waiting.value if live else Status.offline.value,
             )
             session.add(request)
             session.flush()
@@ -192,7 +235,7 @@ class HandoffStore:
             handoff_id = session.execute(
                 select(HandoffRequest.id)
                 .where(HandoffRequest.conversation_id == conversation_id)
-                .where(HandoffRequest.status.in_([Status.waiting.value, Status.claimed.value]))
+                .where(HandoffRequest.status.in_((*OPEN, Status.offline.value)))
                 .order_by(HandoffRequest.created_at.desc())
             ).scalars().first()
             callback = CallbackRequest(
@@ -209,3 +252,191 @@ class HandoffStore:
     def callbacks(self) -> List[CallbackRequest]:
         with self.session() as session:
             return list(session.execute(select(CallbackRequest).order_by(CallbackRequest.created_at)).scalars())
+
+    # -- live handoff ---------------------------------------------------------------
+
+    def open_handoff(self, conversation_id: str) -> Optional[HandoffRequest]:
+        """The conversation's request that is waiting for or talking to staff, if any."""
+        with self.session() as session:
+            return session.execute(
+                select(HandoffRequest)
+                .where(HandoffRequest.conversation_id == conversation_id)
+                .where(HandoffRequest.status.in_(OPEN))
+                .order_by(HandoffRequest.created_at.desc())
+            ).scalars().first()
+
+    def get_handoff(self, handoff_id: int) -> Optional[HandoffRequest]:
+        with self.session() as session:
+            return session.get(HandoffRequest, handoff_id)
+
+    def live_queue(self) -> List[HandoffRequest]:
+        """Waiting and claimed requests, most urgent tier first, then longest waiting."""
+        with self.session() as session:
+            return list(
+                session.execute(
+                    select(HandoffRequest)
+                    .where(HandoffRequest.status.in_(OPEN))
+                    .order_by(HandoffRequest.priority, HandoffRequest.created_at)
+                ).scalars()
+            )
+
+    def queue_position(self, request: HandoffRequest) -> Optional[int]:
+        """1 for the next to be served; None once claimed or closed."""
+        if request.status != Status.waiting.value:
+            return None
+        with self.session() as session:
+            ahead = session.execute(
+                select(func.count(HandoffRequest.id))
+                .where(HandoffRequest.status == Status.waiting.value)
+                .where(or_(
+                    HandoffRequest.priority < request.priority,
+                    (HandoffRequest.priority == request.priority) & (HandoffRequest.created_at < request.created_at),
+                ))
+            ).scalar_one()
+        return ahead + 1
+
+    def claim(self, handoff_id: int, staff_id: int) -> HandoffRequest:
+        """Claim a waiting request. Two staff can never both succeed: one conditional UPDATE."""
+        with self.session() as session:
+            result = session.execute(
+                update(HandoffRequest)
+                .where(HandoffRequest.id == handoff_id, HandoffRequest.status == Status.waiting.value)
+                .values(status=Status.claimed.value, claimed_by=staff_id, claimed_at=utcnow(), updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:
+                raise HandoffConflict(self._conflict(session, handoff_id))
+            return session.get(HandoffRequest, handoff_id, populate_existing=True)
+
+    def assign(self, handoff_id: int, staff_id: int) -> HandoffRequest:
+        """A supervisor gives an open request to a staff member."""
+        with self.session() as session:
+            result = session.execute(
+                update(HandoffRequest)
+                .where(HandoffRequest.id == handoff_id, HandoffRequest.status.in_(OPEN))
+                .values(status=Status.claimed.value, claimed_by=staff_id, claimed_at=utcnow(), updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:
+                raise HandoffConflict(self._conflict(session, handoff_id))
+            return session.get(HandoffRequest, handoff_id, populate_existing=True)
+
+    def close(self, handoff_id: int, status: Status, note: Optional[str] = None) -> HandoffRequest:
+        """Hand back to the bot (returned), resolve (also after a hand-back) or cancel."""
+        allowed = {
+            Status.returned: OPEN,
+            Status.cancelled: OPEN,
+            Status.resolved: (*OPEN, Status.returned.value, Status.cancelled.value, Status.offline.value),
+        }[status]
+        values = {"status": status.value, "updated_at": utcnow()}
+        if status is Status.resolved:
+            values.update(resolved_at=utcnow(), resolution_note=note)
+        with self.session() as session:
+            result = session.execute(
+                update(HandoffRequest)
+                .where(HandoffRequest.id == handoff_id, HandoffRequest.status.in_(allowed))
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:
+                raise HandoffConflict(self._conflict(session, handoff_id))
+            return session.get(HandoffRequest, handoff_id, populate_existing=True)
+
+    @staticmethod
+    def _conflict(session: Session, handoff_id: int) -> str:
+        request = session.get(HandoffRequest, handoff_id, populate_existing=True)
+        if request is None:
+            return "no such conversation"
+        if request.status == Status.claimed.value:
+            claimer = session.get(StaffUser, request.claimed_by)
+            return f"already claimed by {claimer.display_name if claimer else 'someone else'}"
+        return f"this conversation is {request.status}"
+
+    # -- transcript and audit -----------------------------------------------------
+
+    def add_message(self, conversation_id: str, role: str, text: str, *, staff: Optional[StaffUser] = None,
+                    data: Optional[dict] = None) -> TranscriptMessage:
+        with self.session() as session:
+            message = TranscriptMessage(
+                conversation_id=conversation_id, role=role, text=text or "", data=data or None,
+                staff_id=staff.id if staff else None, staff_name=staff.display_name if staff else None,
+            )
+            session.add(message)
+            session.flush()
+            return message
+
+    def transcript(self, conversation_id: str) -> List[TranscriptMessage]:
+        with self.session() as session:
+            return list(session.execute(
+                select(TranscriptMessage)
+                .where(TranscriptMessage.conversation_id == conversation_id)
+                .order_by(TranscriptMessage.id)
+            ).scalars())
+
+    def audit(self, staff_id: Optional[int], action: str, handoff_id: Optional[int] = None, **details) -> None:
+        with self.session() as session:
+            session.add(AuditEntry(staff_id=staff_id, action=action, handoff_id=handoff_id, details=details or None))
+
+    def audit_entries(self, handoff_id: Optional[int] = None) -> List[AuditEntry]:
+        query = select(AuditEntry).order_by(AuditEntry.id)
+        if handoff_id is not None:
+            query = query.where(AuditEntry.handoff_id == handoff_id)
+        with self.session() as session:
+            return list(session.execute(query).scalars())
+
+    # -- staff accounts and console sessions --------------------------------------
+
+    def add_staff(self, username: str, display_name: str, password_hash: str, role: str = "staff") -> StaffUser:
+        with self.session() as session:
+            if session.execute(select(StaffUser.id).where(StaffUser.username == username)).first():
+                raise ValueError(f"a staff account named {username!r} already exists")
+            user = StaffUser(username=username, display_name=display_name, password_hash=password_hash, role=role)
+            session.add(user)
+            session.flush()
+            return user
+
+    def staff_by_username(self, username: str) -> Optional[StaffUser]:
+        with self.session() as session:
+            return session.execute(select(StaffUser).where(StaffUser.username == username)).scalars().first()
+
+    def get_staff(self, staff_id: int) -> Optional[StaffUser]:
+        with self.session() as session:
+            return session.get(StaffUser, staff_id)
+
+    def list_staff(self) -> List[StaffUser]:
+        with self.session() as session:
+            return list(session.execute(select(StaffUser).order_by(StaffUser.username)).scalars())
+
+    def update_staff(self, staff_id: int, **values) -> None:
+        with self.session() as session:
+            session.execute(update(StaffUser).where(StaffUser.id == staff_id).values(**values))
+            if values.get("active") is False:  # a disabled account is logged out everywhere
+                session.execute(delete(StaffSession).where(StaffSession.staff_id == staff_id))
+
+    def create_session(self, staff_id: int, token_hash: str, csrf_token: str, expires_at: datetime) -> None:
+        with self.session() as session:
+            session.add(StaffSession(token_hash=token_hash, staff_id=staff_id, csrf_token=csrf_token,
+                                     expires_at=expires_at))
+
+    def get_session(self, token_hash: str) -> Optional[tuple]:
+        """(session, active user) for an unexpired session, else None."""
+        with self.session() as session:
+            row = session.execute(
+                select(StaffSession, StaffUser)
+                .join(StaffUser, StaffUser.id == StaffSession.staff_id)
+                .where(StaffSession.token_hash == token_hash)
+            ).first()
+            if row is None:
+                return None
+            staff_session, user = row
+            expires = staff_session.expires_at
+            if expires.tzinfo is None:  # SQLite drops the zone
+                expires = expires.replace(tzinfo=timezone.utc)
+            if expires <= utcnow() or not user.active:
+                session.delete(staff_session)
+                return None
+            return staff_session, user
+
+    def delete_session(self, token_hash: str) -> None:
+        with self.session() as session:
+            session.execute(delete(StaffSession).where(StaffSession.token_hash == token_hash))
