@@ -1,0 +1,1 @@
+"""Chat channels: the web chat (Socket.IO) with signed sessions, live handoff and the staff console."""

@@ -1,0 +1,254 @@
+"""The web chat channel: Socket.IO with the events of Rasa's ``socketio`` channel.
+
+Registered in credentials.yml as ``bot.channels.webchat.WebChatInput``. It speaks the
+protocol of rasa-webchat (``session_request`` / ``session_confirm`` / ``user_uttered`` /
+``bot_uttered``), so that widget works too, and adds to it:
+
+- session ids issued and signed by the server (bot/channels/session_ids.py); the
+  connection is bound to its session, so a client cannot join or read another
+  visitor's conversation by sending an id it was not issued;
+- rooms entered with ``await`` (Rasa 3.6.21's own channel forgets it with
+  python-socketio 5, so replies never arrive there);
+- the whole transcript kept (visitor, bot, staff) and replayed after a page reload;
+- live handoff: while staff have a conversation the bot is quiet, yet every message
+  still passes the NLU pipeline with its crisis rules (bot/handoff/live.py);
+- ``typing`` and ``handoff_status`` events for the widget, and the staff console
+  (``/console``, bot/console/api.py) with its own Socket.IO namespace;
+- the widget, its demo page and the console served as static files.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Text
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, Sanic, response
+from socketio import AsyncServer
+
+from bot import PROJECT_ROOT
+from bot.channels.session_ids import SessionSigner
+from bot.handoff.live import CANCEL_PAYLOAD, LiveHub
+from bot.handoff.store import HandoffConflict, HandoffStore, Status
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+STATIC = PROJECT_ROOT / "bot" / "web" / "static"
+MAX_MESSAGE_CHARS = 2000
+
+
+class WebChatOutput(OutputChannel):
+    """Sends the bot's messages to the visitor's room and keeps them in the transcript."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "webchat"
+
+    def __init__(self, hub: LiveHub) -> None:
+        self.hub = hub
+
+    async def _send(self, recipient_id: Text, text: Text, data: Optional[Dict[str, Any]] = None) -> None:
+        await self.hub.to_visitor(recipient_id, "bot", text, data=data)
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        for part in text.strip().split("\n\n"):
+            await self._send(recipient_id, part)
+
+    async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]],
+                                     **kwargs: Any) -> None:
+        parts = text.strip().split("\n\n") or [text]
+        for part in parts[:-1]:
+            await self._send(recipient_id, part)
+        replies = [{"content_type": "text", "title": b["title"], "payload": b["payload"]} for b in buttons]
+        await self._send(recipient_id, parts[-1], {"quick_replies": replies})
+
+    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
+        await self._send(recipient_id, "", {"custom": json_message})
+
+    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+        await self._send(recipient_id, image)
+
+    async def send_elements(self, recipient_id: Text, elements: Iterable[Dict[Text, Any]], **kwargs: Any) -> None:
+        for element in elements:
+            await self._send(recipient_id, "", {"custom": {"elements": element}})
+
+    async def send_attachment(self, recipient_id: Text, attachment: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        await self._send(recipient_id, "", {"custom": {"attachment": attachment}})
+
+
+class _Blueprint(Blueprint):
+    """Attaches Socket.IO, the static front ends and the console API to the Rasa app."""
+
+    def __init__(self, channel: "WebChatInput", *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ctx.channel = channel
+
+    def register(self, app: Sanic, options: Dict[Text, Any]) -> None:
+        channel: WebChatInput = self.ctx.channel
+        channel.app = app
+        channel.sio.attach(app, channel.socketio_path)
+        from bot.console.api import register_console
+
+        register_console(app, channel)
+        app.static("/widget", str(STATIC / "widget"), name="helpline_widget")
+        app.static("/widget/vendor", str(STATIC / "vendor"), name="helpline_vendor")
+        app.static("/console/static", str(STATIC / "console"), name="helpline_console_static")
+        app.add_route(lambda request: response.file(str(STATIC / "demo" / "index.html")), "/demo",
+                      name="helpline_demo")
+        super().register(app, options)
+
+
+class WebChatInput(InputChannel):
+    @classmethod
+    def name(cls) -> Text:
+        return "webchat"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        credentials = credentials or {}
+        return cls(
+            socketio_path=credentials.get("socketio_path", "/socket.io"),
+            cors_allowed_origins=credentials.get("cors_allowed_origins"),
+        )
+
+    def __init__(self, socketio_path: str = "/socket.io", cors_allowed_origins: Any = None,
+                 settings: Optional[Settings] = None, store: Optional[HandoffStore] = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.socketio_path = socketio_path
+        # Origins allowed to open the chat: HELPLINE_ALLOWED_ORIGINS (comma-separated) or "*".
+        origins = cors_allowed_origins or os.environ.get("HELPLINE_ALLOWED_ORIGINS") or "*"
+        if isinstance(origins, str) and origins != "*":
+            origins = [o.strip() for o in origins.split(",") if o.strip()]
+        self.sio = AsyncServer(async_mode="sanic", cors_allowed_origins=origins)
+        self.store = store or HandoffStore(self.settings.database_url)
+        self.hub = LiveHub(self.store, self.sio)
+        self.signer = SessionSigner(self.settings.secret_key)
+        self.app: Optional[Sanic] = None
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        return WebChatOutput(self.hub)
+
+    # -- what the running Rasa server provides -----------------------------------------
+
+    @property
+    def agent(self):
+        return self.app.ctx.agent if self.app is not None else None
+
+    def responses(self) -> Dict[str, Any]:
+        agent = self.agent
+        return agent.domain.responses if agent is not None and agent.domain is not None else {}
+
+    async def parse(self, text: str) -> Optional[Dict[str, Any]]:
+        """NLU only (crisis rules included), without touching the conversation's dialogue."""
+        agent = self.agent
+        if agent is None or not agent.is_ready():
+            return None
+        try:
+            return await agent.parse_message(text)
+        except Exception:
+            logger.exception("could not parse a message during handoff")
+            return None
+
+    # -- the Socket.IO events ------------------------------------------------------
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        sio, hub = self.sio, self.hub
+        blueprint = _Blueprint(self, "webchat_webhook", __name__)
+
+        @blueprint.route("/", methods=["GET"])
+        async def health(_request):
+            return response.json({"status": "ok"})
+
+        @sio.on("connect")
+        async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
+            return True
+
+        @sio.on("session_request")
+        async def session_request(sid: Text, data: Any) -> None:
+            token = data.get("session_id") if isinstance(data, dict) else None
+            conversation_id = self.signer.verify(token)
+            if conversation_id is None:  # none, made up or not ours: a new conversation
+                token = self.signer.issue()
+                conversation_id = self.signer.verify(token)
+            await sio.save_session(sid, {"conversation_id": conversation_id})
+            await sio.enter_room(sid, conversation_id)
+            await sio.emit("session_confirm", {
+                "session_id": token,
+                "history": await hub.history(conversation_id),
+                "handoff": await hub.handoff_state(conversation_id),
+            }, room=sid)
+
+        @sio.on("user_uttered")
+        async def user_uttered(sid: Text, data: Any) -> None:
+            session = await sio.get_session(sid)
+            conversation_id = session.get("conversation_id")
+            if conversation_id is None:
+                await sio.emit("session_error", {"message": "Please reload the page to start a new chat."}, room=sid)
+                return
+            text = data.get("message") if isinstance(data, dict) else None
+            if not isinstance(text, str) or not text.strip():
+                return
+            if len(text) > MAX_MESSAGE_CHARS:
+                await sio.emit("session_error", {
+                    "message": f"That message is too long for me (over {MAX_MESSAGE_CHARS} characters). "
+                               "Could you send it in shorter parts?"}, room=sid)
+                return
+            metadata = data.get("metadata") or data.get("customData") or {}
+            if isinstance(metadata, str):
+                try:
+                    metadata = json.loads(metadata)
+                except ValueError:
+                    metadata = {}
+            await self.handle(conversation_id, text.strip(), metadata if isinstance(metadata, dict) else {},
+                              on_new_message)
+
+        @sio.on("handoff_cancel")
+        async def handoff_cancel(sid: Text, data: Any = None) -> None:
+            session = await sio.get_session(sid)
+            if session.get("conversation_id"):
+                await self.cancel_handoff(session["conversation_id"])
+
+        from bot.console.api import register_console_socket
+
+        register_console_socket(self)
+        return blueprint
+
+    async def handle(self, conversation_id: str, text: str, metadata: Dict[str, Any],
+                     on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        hub = self.hub
+        await hub.record(conversation_id, "visitor", text)
+        request = await hub.db(self.store.open_handoff, conversation_id)
+        if request is not None:
+            if text == CANCEL_PAYLOAD:
+                await self.cancel_handoff(conversation_id)
+                return
+            await hub.during_handoff(request, text, await self.parse(text), self.responses())
+            return
+        if text == CANCEL_PAYLOAD:
+            return
+        await hub.typing(conversation_id, True)
+        try:
+            await on_new_message(UserMessage(text, WebChatOutput(hub), conversation_id,
+                                             input_channel=self.name(), metadata=metadata))
+        finally:
+            await hub.typing(conversation_id, False)
+        state = await hub.handoff_state(conversation_id)
+        if state is not None:  # the message started a handoff (or raised its priority)
+            await hub.send_handoff_state(conversation_id, state)
+            await hub.queue_changed()
+
+    async def cancel_handoff(self, conversation_id: str) -> None:
+        request = await self.hub.db(self.store.open_handoff, conversation_id)
+        if request is None:
+            return
+        try:
+            await self.hub.db(self.store.close, request.id, Status.cancelled)
+        except HandoffConflict:
+            return
+        await self.hub.db(self.store.audit, None, "visitor_cancelled", request.id)
+        await self.hub.to_visitor(conversation_id, "system",
+                                  "OK, you're back with the Helpline Assistant. You can ask for a person again any time.")
+        await self.hub.send_handoff_state(conversation_id, {"state": "ended"})
+        await self.hub.queue_changed()

@@ -1,0 +1,170 @@
+"""Live handoff inside the Rasa server: the transcript, the visitor's view of the queue,
+and messages between visitors and staff.
+
+The web chat channel (bot/channels/webchat.py) and the console API (bot/console/api.py)
+both go through one ``LiveHub``. While a conversation has an open handoff (waiting for
+or talking to staff) its messages never reach Rasa's dialogue policies, so the bot stays
+quiet, and Rasa's pause (which ignores everything but /restart) is never used. Every such
+message is still run through the NLU pipeline, crisis rules included, first.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any, Dict, List, Optional
+
+from bot.handoff.store import HandoffRequest, HandoffStore, StaffUser, Status, TranscriptMessage
+
+logger = logging.getLogger(__name__)
+
+CONSOLE_NAMESPACE = "/console"
+STAFF_ROOM = "staff"
+CANCEL_PAYLOAD = "/cancel_handoff"
+# answers to "Are you safe right now?" that mean no (see data/rules/crisis.yml)
+NOT_SAFE = re.compile(r"^\s*(no+|nope|nah|not really|i'?m not|im not|not safe|no i'?m not)\b", re.I)
+
+
+def message_json(message: TranscriptMessage) -> Dict[str, Any]:
+    data = dict(message.data or {})
+    return {
+        "id": message.id,
+        "role": message.role,
+        "text": message.text,
+        "staff_name": message.staff_name,
+        "at": message.created_at.isoformat() if message.created_at else None,
+        **{key: value for key, value in data.items() if key in ("quick_replies", "custom")},
+    }
+
+
+def visitor_event(message: TranscriptMessage) -> Dict[str, Any]:
+    """What the widget is sent for one transcript message (``bot_uttered``)."""
+    event: Dict[str, Any] = {"text": message.text} if message.text else {}
+    data = message.data or {}
+    if data.get("quick_replies"):
+        event["quick_replies"] = data["quick_replies"]
+    if data.get("custom"):
+        event["custom"] = data["custom"]
+    if message.role in ("staff", "system"):
+        event["sender"] = message.role
+    if message.staff_name:
+        event["staff_name"] = message.staff_name
+    return event
+
+
+class LiveHub:
+    def __init__(self, store: HandoffStore, sio) -> None:
+        self.store = store
+        self.sio = sio
+
+    async def db(self, function, *args, **kwargs):
+        """Run a blocking database call off the event loop."""
+        return await asyncio.to_thread(function, *args, **kwargs)
+
+    # -- transcript -------------------------------------------------------------
+
+    async def record(self, conversation_id: str, role: str, text: str, *, staff: Optional[StaffUser] = None,
+                     data: Optional[dict] = None) -> Optional[TranscriptMessage]:
+        """Keep the message in the transcript and show it to staff watching the conversation."""
+        try:
+            message = await self.db(self.store.add_message, conversation_id, role, text, staff=staff, data=data)
+        except Exception:  # the conversation must go on; the log says what was lost
+            logger.exception("could not record a %s message of %s in the transcript", role, conversation_id)
+            return None
+        await self.sio.emit("transcript", {"conversation_id": conversation_id, "message": message_json(message)},
+                            namespace=CONSOLE_NAMESPACE, room=STAFF_ROOM)
+        return message
+
+    async def history(self, conversation_id: str) -> List[Dict[str, Any]]:
+        messages = await self.db(self.store.transcript, conversation_id)
+        return [{**visitor_event(m), "role": m.role, "at": m.created_at.isoformat()} for m in messages]
+
+    # -- to the visitor -----------------------------------------------------------
+
+    async def to_visitor(self, conversation_id: str, role: str, text: str, *, staff: Optional[StaffUser] = None,
+                         data: Optional[dict] = None) -> None:
+        message = await self.record(conversation_id, role, text, staff=staff, data=data)
+        event = visitor_event(message) if message else {"text": text, **(data or {})}
+        if role in ("staff", "system") and not message:
+            event["sender"] = role
+        await self.sio.emit("bot_uttered", event, room=conversation_id)
+
+    async def typing(self, conversation_id: str, on: bool) -> None:
+        await self.sio.emit("typing", {"on": on}, room=conversation_id)
+
+    async def handoff_state(self, conversation_id: str) -> Optional[Dict[str, Any]]:
+        request = await self.db(self.store.open_handoff, conversation_id)
+        if request is None:
+            return None
+        if request.status == Status.claimed.value:
+            staff = await self.db(self.store.get_staff, request.claimed_by)
+            return {"state": "connected", "position": None, "staff_name": staff.display_name if staff else None}
+        return {"state": "waiting", "position": await self.db(self.store.queue_position, request), "staff_name": None}
+
+    async def send_handoff_state(self, conversation_id: str, state: Optional[Dict[str, Any]] = None) -> None:
+        state = state if state is not None else (await self.handoff_state(conversation_id)) or {"state": "ended"}
+        await self.sio.emit("handoff_status", state, room=conversation_id)
+
+    async def queue_changed(self) -> None:
+        """Tell every console to refresh, and every waiting visitor their new place."""
+        await self.sio.emit("queue_changed", {}, namespace=CONSOLE_NAMESPACE, room=STAFF_ROOM)
+        for request in await self.db(self.store.live_queue):
+            if request.status == Status.waiting.value:
+                await self.send_handoff_state(request.conversation_id)
+
+    # -- a visitor message while staff have the conversation ----------------------------
+
+    async def during_handoff(self, request: HandoffRequest, text: str, parse: Optional[Dict[str, Any]],
+                             responses: Dict[str, Any]) -> None:
+        """Screen for crisis (the bot is quiet, the visitor is not left alone) and queue the message."""
+        conversation_id = request.conversation_id
+        crisis = (parse or {}).get("crisis") or {}
+        intent = ((parse or {}).get("intent") or {}).get("name")
+        reply = None
+        if crisis.get("tier"):
+            reply = f"utter_crisis_{crisis['tier']}"
+        elif await self._answers_safety_question_with_no(conversation_id, text, intent):
+            reply, crisis = "utter_crisis_not_safe", {"tier": "suicide", "triggers": [text.strip()[:80]]}
+        if reply:
+            await self.db(self.store.request_handoff, conversation_id, "crisis", tier=crisis["tier"],
+                          triggers=crisis.get("triggers") or [], message_text=text)
+            await self.send_response(conversation_id, responses.get(reply))
+            await self.queue_changed()
+
+    async def _answers_safety_question_with_no(self, conversation_id: str, text: str, intent: Optional[str]) -> bool:
+        if intent != "deny" and not NOT_SAFE.match(text or ""):
+            return False
+        for message in reversed((await self.db(self.store.transcript, conversation_id))[:-1]):
+            if message.role == "visitor":
+                return False
+            tier = ((message.data or {}).get("custom") or {}).get("escalation", {}).get("tier")
+            if message.role == "bot" and tier:
+                return tier == "suicide"
+        return False
+
+    async def send_response(self, conversation_id: str, variations: Optional[List[Dict[str, Any]]]) -> None:
+        """Send a domain response (text split into bubbles, then its custom payload) as the bot."""
+        if not variations:
+            return
+        response = variations[0]
+        for part in [p for p in (response.get("text") or "").strip().split("\n\n") if p]:
+            await self.to_visitor(conversation_id, "bot", part)
+        if response.get("custom"):
+            await self.to_visitor(conversation_id, "bot", "", data={"custom": response["custom"]})
+
+    # -- staff actions (the console API calls these) ----------------------------------
+
+    async def staff_reply(self, request: HandoffRequest, staff: StaffUser, text: str) -> None:
+        await self.to_visitor(request.conversation_id, "staff", text, staff=staff)
+
+    async def hand_back(self, request: HandoffRequest) -> None:
+        await self.to_visitor(request.conversation_id, "system",
+                              "You're back with the Helpline Assistant. Ask me anything, or ask for a person again.")
+        await self.send_handoff_state(request.conversation_id, {"state": "ended"})
+        await self.queue_changed()
+
+    async def claimed(self, request: HandoffRequest, staff: StaffUser) -> None:
+        await self.to_visitor(request.conversation_id, "system",
+                              f"{staff.display_name} from our helpline team has joined the chat.")
+        await self.send_handoff_state(request.conversation_id)
+        await self.queue_changed()

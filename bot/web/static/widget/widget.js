@@ -1,0 +1,1319 @@
+/*
+ * Helpline chat widget.
+ *
+ * Embed on any page with one script tag:
+ *
+ *   <script src="https://HOST:5005/widget/widget.js" defer></script>
+ *
+ * Optional attributes on that tag:
+ *   data-server    origin of the chat server (default: where this script came from)
+ *   data-title     panel title (default "Helpline Assistant")
+ *   data-color     accent colour (default a dark blue that passes WCAG AA with white text)
+ *   data-exit-url  where "Quick exit" goes (default https://www.google.com)
+ *   data-open      "true" to start with the panel open
+ *
+ * Everything lives under <div id="helpline-widget">; the only global is
+ * window.HelplineWidget = { open(), close() }. Text from the server or the visitor is
+ * always inserted as text (textContent / text nodes), never parsed as HTML.
+ */
+(function () {
+  "use strict";
+
+  if (window.HelplineWidget || document.getElementById("helpline-widget")) {
+    return; // already on the page
+  }
+
+  // ---------------------------------------------------------------------------
+  // Configuration
+  // ---------------------------------------------------------------------------
+
+  var PREFIX = "helpline-widget:";
+  var KEY_SESSION = PREFIX + "session";
+  var KEY_ESCALATION = PREFIX + "escalation";
+  var KEY_OPEN = PREFIX + "open";
+
+  var DEFAULT_TITLE = "Helpline Assistant";
+  var DEFAULT_COLOR = "#1b4a86"; // white text on it: about 8.9:1
+  var DEFAULT_EXIT_URL = "https://www.google.com";
+  var MAX_LENGTH = 2000;
+  var TYPING_TIMEOUT_MS = 15000;
+  var OFFLINE_AFTER_MS = 4000; // a dropped connection counts as "offline" if not back by then
+
+  var TIER_ORDER = ["emergency", "suicide", "medical"]; // most urgent first
+  var TIER_TITLES = {
+    emergency: "Emergency: call 911 now",
+    suicide: "You are not alone: call or text 988",
+    medical: "Get medical care now"
+  };
+  var DEFAULT_LINES = {
+    emergency: [{ name: "Emergency services", phone: "911" }],
+    suicide: [{ name: "988 Suicide & Crisis Lifeline", phone: "988", sms: "988" }],
+    medical: [{ name: "Emergency services", phone: "911" }]
+  };
+
+  var script = document.currentScript || findOwnScript();
+  var scriptSrc = script && script.src ? script.src : window.location.href;
+
+  function findOwnScript() {
+    var scripts = document.getElementsByTagName("script");
+    for (var i = scripts.length - 1; i >= 0; i--) {
+      if (/\/widget\.js(?:[?#]|$)/.test(scripts[i].src || "")) {
+        return scripts[i];
+      }
+    }
+    return null;
+  }
+
+  function readAttr(name) {
+    var value = script ? script.getAttribute(name) : null;
+    return value ? String(value).trim() : "";
+  }
+
+  function originOf(url) {
+    try {
+      var origin = new URL(url, window.location.href).origin;
+      return origin && origin !== "null" ? origin : window.location.origin;
+    } catch (e) {
+      return window.location.origin;
+    }
+  }
+
+  function httpUrl(value) {
+    if (!value) {
+      return "";
+    }
+    try {
+      var url = new URL(value, window.location.href);
+      return url.protocol === "http:" || url.protocol === "https:" ? url.href : "";
+    } catch (e) {
+      return "";
+    }
+  }
+
+  var config = {
+    server: (httpUrl(readAttr("data-server")) || originOf(scriptSrc)).replace(/\/+$/, ""),
+    title: readAttr("data-title") || DEFAULT_TITLE,
+    color: readAttr("data-color") || DEFAULT_COLOR,
+    exitUrl: httpUrl(readAttr("data-exit-url")) || DEFAULT_EXIT_URL,
+    startOpen: readAttr("data-open").toLowerCase() === "true"
+  };
+
+  var cssUrl;
+  try {
+    cssUrl = new URL("widget.css", scriptSrc).href;
+  } catch (e) {
+    cssUrl = config.server + "/widget/widget.css";
+  }
+
+  // ---------------------------------------------------------------------------
+  // Small helpers
+  // ---------------------------------------------------------------------------
+
+  // sessionStorage only (never localStorage): it ends with the tab. It can throw
+  // (privacy modes, disabled storage), so every access is guarded.
+  var storage = {
+    get: function (key) {
+      try {
+        return window.sessionStorage.getItem(key);
+      } catch (e) {
+        return null;
+      }
+    },
+    set: function (key, value) {
+      try {
+        window.sessionStorage.setItem(key, value);
+      } catch (e) {
+        /* storage unavailable: the widget still works for this page view */
+      }
+    },
+    remove: function (key) {
+      try {
+        window.sessionStorage.removeItem(key);
+      } catch (e) {
+        /* ignore */
+      }
+    },
+    clearWidgetKeys: function () {
+      try {
+        var keys = [];
+        for (var i = 0; i < window.sessionStorage.length; i++) {
+          var key = window.sessionStorage.key(i);
+          if (key && key.indexOf(PREFIX) === 0) {
+            keys.push(key);
+          }
+        }
+        keys.forEach(function (k) {
+          window.sessionStorage.removeItem(k);
+        });
+      } catch (e) {
+        /* ignore */
+      }
+    }
+  };
+
+  /**
+   * Create an element. attrs: plain attributes, plus "text" (set as textContent)
+   * and "class". children: nodes or strings (strings become text nodes).
+   */
+  function h(tag, attrs, children) {
+    var node = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (key) {
+        var value = attrs[key];
+        if (value === null || value === undefined || value === false) {
+          return;
+        }
+        if (key === "text") {
+          node.textContent = String(value);
+        } else if (key === "class") {
+          node.className = value;
+        } else {
+          node.setAttribute(key, value === true ? "" : String(value));
+        }
+      });
+    }
+    (children || []).forEach(function (child) {
+      if (child === null || child === undefined) {
+        return;
+      }
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
+
+  function srOnly(text) {
+    return h("span", { class: "hw-sr-only", text: text });
+  }
+
+  function asText(value) {
+    if (value === null || value === undefined) {
+      return "";
+    }
+    return typeof value === "string" ? value : String(value);
+  }
+
+  function firstName(name) {
+    var text = asText(name).trim();
+    return text ? text.split(/\s+/)[0] : "";
+  }
+
+  function tierRank(tier) {
+    var index = TIER_ORDER.indexOf(tier);
+    return index === -1 ? TIER_ORDER.length : index;
+  }
+
+  // Keep digits, "+" and dashes exactly as given ("1-800-222-1222" stays as it is).
+  function dialable(phone) {
+    return asText(phone).replace(/[^0-9+\-]/g, "");
+  }
+
+  // ---------------------------------------------------------------------------
+  // Accent colour (and a readable text colour on it)
+  // ---------------------------------------------------------------------------
+
+  function parseRgb(cssColor) {
+    var m = /rgba?\(\s*(\d+)[,\s]+(\d+)[,\s]+(\d+)/.exec(cssColor || "");
+    return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : null;
+  }
+
+  function luminance(rgb) {
+    var c = rgb.map(function (v) {
+      v = v / 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+  }
+
+  function contrast(l1, l2) {
+    var hi = Math.max(l1, l2);
+    var lo = Math.min(l1, l2);
+    return (hi + 0.05) / (lo + 0.05);
+  }
+
+  function applyAccent(root) {
+    var color = config.color;
+    if (!(window.CSS && CSS.supports && CSS.supports("color", color))) {
+      color = DEFAULT_COLOR;
+    }
+    root.style.setProperty("--hw-accent", color);
+    // Pick white or near-black text, whichever contrasts more with the accent.
+    var probe = h("span", { "aria-hidden": "true" });
+    probe.style.color = color;
+    probe.style.display = "none";
+    root.appendChild(probe);
+    var rgb = parseRgb(window.getComputedStyle(probe).color);
+    root.removeChild(probe);
+    if (rgb) {
+      var l = luminance(rgb);
+      var onAccent = contrast(l, 1) >= contrast(l, luminance([17, 17, 17])) ? "#ffffff" : "#111111";
+      root.style.setProperty("--hw-accent-text", onAccent);
+      root.classList.toggle("hw--light-accent", onAccent !== "#ffffff");
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // State
+  // ---------------------------------------------------------------------------
+
+  var els = {};
+  var isOpen = false;
+  var socket = null;
+  var ioLoading = false;
+  var sessionId = null;
+  var sessionReady = false; // session_confirm received on the current connection
+  var pending = []; // visitor messages typed while offline: {text, el}
+  var handoffState = null; // null | "waiting" | "connected"
+  var escalation = null; // {tier, lines}
+  var typingTimer = null;
+  var offlineTimer = null;
+  var connectionState = "connecting"; // matches the initial text of the state element
+  var started = false;
+  var openRequested = null; // open()/close() called before the page had a <body>
+
+  // ---------------------------------------------------------------------------
+  // Building the DOM
+  // ---------------------------------------------------------------------------
+
+  function build() {
+    var root = h("div", { id: "helpline-widget", class: "hw-root" });
+    // Hidden until widget.css has loaded (or failed to), to avoid a flash of unstyled content.
+    root.style.visibility = "hidden";
+
+    var launcher = h(
+      "button",
+      {
+        type: "button",
+        class: "hw-launcher",
+        "data-testid": "launcher",
+        "aria-expanded": "false",
+        "aria-controls": "hw-panel"
+      },
+      [
+        h("span", { class: "hw-launcher__icon", "aria-hidden": "true" }),
+        h("span", { class: "hw-launcher__label", text: "Chat with us" }),
+        h("span", { class: "hw-launcher__badge", hidden: true }) // filled while there is an unread message
+      ]
+    );
+
+    var stateEl = h("p", {
+      class: "hw-connection",
+      "data-testid": "connection-state",
+      "data-state": "connecting",
+      role: "status",
+      text: "Connecting…"
+    });
+
+    var quickExit = h("button", {
+      type: "button",
+      class: "hw-quick-exit",
+      "data-testid": "quick-exit",
+      text: "Quick exit",
+      title: "Leave this site now and clear this chat"
+    });
+
+    var closeBtn = h("button", {
+      type: "button",
+      class: "hw-close",
+      "data-testid": "close",
+      "aria-label": "Close chat"
+    }, [h("span", { "aria-hidden": "true", text: "×" })]);
+
+    var header = h("div", { class: "hw-header" }, [
+      h("div", { class: "hw-header__text" }, [
+        h("h2", { id: "hw-title", class: "hw-title", text: config.title }),
+        stateEl
+      ]),
+      h("div", { class: "hw-header__actions" }, [quickExit, closeBtn])
+    ]);
+
+    // The emergency bar is created when the first escalation arrives.
+    var emergencySlot = h("div", { class: "hw-emergency-slot" });
+
+    var handoffText = h("p", { class: "hw-handoff__text" });
+    // In the strip only while waiting for a person.
+    var handoffCancel = h("button", {
+      type: "button",
+      class: "hw-handoff__cancel",
+      "data-testid": "handoff-cancel",
+      text: "Cancel and go back to the assistant"
+    });
+    var handoffEl = h("div", { class: "hw-handoff", "data-testid": "handoff-status", hidden: true }, [
+      handoffText
+    ]);
+    // A live region that is always rendered, so changes inside it are announced.
+    var handoffLive = h("div", { class: "hw-handoff-live", role: "status" }, [handoffEl]);
+
+    var intro = h("p", {
+      class: "hw-intro",
+      text: "Ask a question to start. You don't have to give your name."
+    });
+
+    var log = h("div", {
+      class: "hw-log",
+      role: "log",
+      "aria-live": "polite",
+      "aria-label": "Conversation",
+      "data-testid": "messages",
+      tabindex: "0"
+    }, [intro]);
+
+    var typing = h("div", { class: "hw-typing", "data-testid": "typing", hidden: true }, [
+      h("span", { class: "hw-typing__dots", "aria-hidden": "true" }, [
+        h("span", { class: "hw-typing__dot" }),
+        h("span", { class: "hw-typing__dot" }),
+        h("span", { class: "hw-typing__dot" })
+      ]),
+      srOnly("The assistant is typing")
+    ]);
+
+    var input = h("textarea", {
+      id: "hw-input",
+      class: "hw-input",
+      "data-testid": "input",
+      rows: "1",
+      maxlength: String(MAX_LENGTH),
+      placeholder: "Type your message",
+      autocomplete: "off",
+      "aria-describedby": "hw-input-hint"
+    });
+    var sendBtn = h("button", { type: "submit", class: "hw-send", "data-testid": "send", text: "Send" });
+    var hint = h("p", { id: "hw-input-hint", class: "hw-hint", text: "Enter to send, Shift+Enter for a new line." });
+    var form = h("form", { class: "hw-form", novalidate: true }, [
+      h("label", { for: "hw-input", class: "hw-sr-only", text: "Type your message" }),
+      h("div", { class: "hw-form__row" }, [input, sendBtn]),
+      hint
+    ]);
+
+    var basicLines = h("p", { class: "hw-basic-lines", "data-testid": "basic-lines" }, [
+      "In an emergency call ",
+      h("a", { href: "tel:911", text: "911" }),
+      " · Call or text ",
+      h("a", { href: "tel:988", text: "988" })
+    ]);
+
+    var panel = h("section", {
+      id: "hw-panel",
+      class: "hw-panel",
+      role: "dialog",
+      "aria-labelledby": "hw-title",
+      "data-testid": "panel",
+      hidden: true
+    }, [header, emergencySlot, handoffLive, log, typing, form, basicLines]);
+
+    root.appendChild(panel);
+    root.appendChild(launcher);
+
+    els = {
+      root: root,
+      launcher: launcher,
+      badge: launcher.querySelector(".hw-launcher__badge"),
+      panel: panel,
+      state: stateEl,
+      quickExit: quickExit,
+      close: closeBtn,
+      emergencySlot: emergencySlot,
+      emergencyBar: null,
+      handoff: handoffEl,
+      handoffText: handoffText,
+      handoffCancel: handoffCancel,
+      log: log,
+      intro: intro,
+      typing: typing,
+      form: form,
+      input: input,
+      send: sendBtn,
+      basicLines: basicLines
+    };
+  }
+
+  function injectCss() {
+    var link = document.createElement("link");
+    link.rel = "stylesheet";
+    link.href = cssUrl;
+    var shown = false;
+    function show() {
+      if (!shown) {
+        shown = true;
+        els.root.style.visibility = "";
+      }
+    }
+    link.addEventListener("load", show);
+    link.addEventListener("error", show);
+    window.setTimeout(show, 3000);
+    (document.head || document.documentElement).appendChild(link);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Open / close
+  // ---------------------------------------------------------------------------
+
+  function openPanel(moveFocus) {
+    if (!isOpen) {
+      isOpen = true;
+      els.panel.hidden = false;
+      els.root.classList.add("hw--open");
+      els.launcher.setAttribute("aria-expanded", "true");
+      storage.set(KEY_OPEN, "1");
+      setUnread(false);
+      ensureSocket();
+      scrollToEnd();
+    }
+    if (moveFocus !== false) {
+      els.input.focus();
+    }
+  }
+
+  function closePanel(returnFocus) {
+    if (!isOpen) {
+      return;
+    }
+    var hadFocus = els.panel.contains(document.activeElement);
+    isOpen = false;
+    els.panel.hidden = true;
+    els.root.classList.remove("hw--open");
+    els.launcher.setAttribute("aria-expanded", "false");
+    storage.set(KEY_OPEN, "0");
+    if (returnFocus || hadFocus) {
+      els.launcher.focus();
+    }
+  }
+
+  function setUnread(on) {
+    var badge = els.badge;
+    while (badge.firstChild) {
+      badge.removeChild(badge.firstChild);
+    }
+    if (on) {
+      badge.appendChild(h("span", { class: "hw-launcher__dot", "aria-hidden": "true" }));
+      badge.appendChild(srOnly("(new message)"));
+    }
+    badge.hidden = !on;
+    els.root.classList.toggle("hw--unread", !!on);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Connection state
+  // ---------------------------------------------------------------------------
+
+  var STATE_TEXT = {
+    connected: "Connected",
+    connecting: "Connecting…",
+    disconnected: "Offline – you can still call the numbers below"
+  };
+
+  function setConnectionState(state) {
+    if (state !== "connecting") {
+      window.clearTimeout(offlineTimer);
+      offlineTimer = null;
+    }
+    if (state === connectionState) {
+      return;
+    }
+    connectionState = state;
+    els.state.setAttribute("data-state", state);
+    els.state.textContent = STATE_TEXT[state];
+    els.root.classList.toggle("hw--offline", state === "disconnected");
+    els.root.setAttribute("data-connection", state);
+  }
+
+  // A short drop shows "Connecting…"; only if it lasts does it show "Offline".
+  function reconnecting() {
+    setConnectionState("connecting");
+    window.clearTimeout(offlineTimer);
+    offlineTimer = window.setTimeout(function () {
+      if (!socket || !socket.connected) {
+        setConnectionState("disconnected");
+      }
+    }, OFFLINE_AFTER_MS);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Messages
+  // ---------------------------------------------------------------------------
+
+  function normalizeRole(value) {
+    var role = asText(value).toLowerCase();
+    if (role === "visitor" || role === "user") {
+      return "visitor";
+    }
+    if (role === "staff" || role === "agent") {
+      return "staff";
+    }
+    if (role === "system") {
+      return "system";
+    }
+    return "bot";
+  }
+
+  function findEscalation(raw) {
+    if (!raw || typeof raw !== "object") {
+      return null;
+    }
+    var candidates = [raw.escalation, raw.custom && raw.custom.escalation];
+    if (raw.custom && raw.custom.custom) {
+      candidates.push(raw.custom.custom.escalation);
+    }
+    for (var i = 0; i < candidates.length; i++) {
+      var c = candidates[i];
+      if (c && typeof c === "object" && (c.tier || Array.isArray(c.lines))) {
+        return c;
+      }
+    }
+    return null;
+  }
+
+  function findReplies(raw) {
+    var list = raw.quick_replies || raw.buttons || (raw.custom && raw.custom.quick_replies) || null;
+    if (!Array.isArray(list)) {
+      return [];
+    }
+    return list
+      .filter(function (r) {
+        return r && (r.title || r.payload);
+      })
+      .map(function (r) {
+        var title = asText(r.title || r.payload);
+        return { title: title, payload: asText(r.payload || r.title) };
+      });
+  }
+
+  /** Turn a message from the server (live or history) into {role, text, staffName, replies, escalation}. */
+  function normalizeMessage(raw, fromHistory) {
+    if (typeof raw === "string") {
+      raw = { text: raw };
+    }
+    if (!raw || typeof raw !== "object") {
+      return null;
+    }
+    var role = normalizeRole(fromHistory ? raw.role || raw.sender : raw.sender || raw.role);
+    return {
+      role: role,
+      text: asText(raw.text),
+      staffName: asText(raw.staff_name),
+      replies: role === "bot" ? findReplies(raw) : [],
+      escalation: findEscalation(raw)
+    };
+  }
+
+  function scrollToEnd() {
+    var log = els.log;
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function hideIntro() {
+    if (els.intro.parentNode) {
+      els.intro.parentNode.removeChild(els.intro);
+    }
+  }
+
+  function appendMessage(msg) {
+    hideIntro();
+    var node = h("div", {
+      class: "hw-msg hw-msg--" + msg.role,
+      "data-testid": "message",
+      "data-role": msg.role
+    });
+    if (msg.role === "staff") {
+      var name = firstName(msg.staffName);
+      node.appendChild(h("span", {
+        class: "hw-msg__label",
+        "data-testid": "staff-label",
+        text: name ? name + " (helpline staff)" : "Helpline staff"
+      }));
+    }
+    node.appendChild(h("p", { class: "hw-msg__text", "data-testid": "message-text", text: msg.text }));
+    els.log.appendChild(node);
+    scrollToEnd();
+    return node;
+  }
+
+  function removeQuickReplies() {
+    var groups = els.log.querySelectorAll(".hw-replies");
+    for (var i = 0; i < groups.length; i++) {
+      groups[i].parentNode.removeChild(groups[i]);
+    }
+  }
+
+  function renderQuickReplies(replies) {
+    removeQuickReplies();
+    if (!replies.length) {
+      return;
+    }
+    var group = h("div", { class: "hw-replies", role: "group", "aria-label": "Suggested replies" });
+    replies.forEach(function (reply) {
+      var button = h("button", {
+        type: "button",
+        class: "hw-reply",
+        "data-testid": "quick-reply",
+        "data-payload": reply.payload,
+        text: reply.title
+      });
+      button.addEventListener("click", function () {
+        var buttons = group.querySelectorAll("button");
+        for (var i = 0; i < buttons.length; i++) {
+          buttons[i].disabled = true;
+        }
+        els.input.focus(); // the buttons are about to go
+        sendVisitorMessage(reply.payload, reply.title);
+      });
+      group.appendChild(button);
+    });
+    els.log.appendChild(group);
+    scrollToEnd();
+  }
+
+  /** Show one message from the server (or from history) and apply its side effects. */
+  function showServerMessage(raw, fromHistory) {
+    var msg = normalizeMessage(raw, fromHistory);
+    if (!msg) {
+      return null;
+    }
+    if (msg.escalation) {
+      addEscalation(msg.escalation);
+    }
+    if (!msg.text) {
+      return msg; // e.g. {custom: {escalation}}: the bar is all there is to show
+    }
+    appendMessage(msg);
+    if (!fromHistory) {
+      if (msg.replies.length) {
+        renderQuickReplies(msg.replies);
+      }
+      if (!isOpen && msg.role !== "visitor") {
+        setUnread(true);
+      }
+    }
+    return msg;
+  }
+
+  function showSystemNotice(text) {
+    appendMessage({ role: "system", text: asText(text) });
+  }
+
+  function clearChat() {
+    removeQuickReplies();
+    var nodes = els.log.querySelectorAll("[data-testid='message']");
+    for (var i = 0; i < nodes.length; i++) {
+      nodes[i].parentNode.removeChild(nodes[i]);
+    }
+    hideTyping();
+  }
+
+  function renderHistory(history) {
+    clearChat();
+    var last = null;
+    history.forEach(function (entry) {
+      var msg = showServerMessage(entry, true);
+      if (msg && msg.text) {
+        last = msg;
+      }
+    });
+    // Only the last message's quick replies still make sense.
+    if (last && last.role === "bot" && last.replies.length) {
+      renderQuickReplies(last.replies);
+    }
+    reshowPending();
+  }
+
+  // Messages typed while offline are not in any history yet: keep showing them.
+  function reshowPending() {
+    pending.forEach(function (p) {
+      p.el = appendMessage({ role: "visitor", text: p.display });
+      markPending(p.el, true);
+    });
+  }
+
+  // ---------------------------------------------------------------------------
+  // Typing indicator
+  // ---------------------------------------------------------------------------
+
+  function showTyping() {
+    els.typing.hidden = false;
+    window.clearTimeout(typingTimer);
+    typingTimer = window.setTimeout(hideTyping, TYPING_TIMEOUT_MS);
+    scrollToEnd();
+  }
+
+  function hideTyping() {
+    window.clearTimeout(typingTimer);
+    typingTimer = null;
+    els.typing.hidden = true;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Emergency bar
+  // ---------------------------------------------------------------------------
+
+  function cleanLines(lines) {
+    if (!Array.isArray(lines)) {
+      return [];
+    }
+    return lines
+      .filter(function (line) {
+        return line && typeof line === "object";
+      })
+      .map(function (line) {
+        return {
+          name: asText(line.name),
+          phone: asText(line.phone),
+          sms: asText(line.sms),
+          url: httpUrl(asText(line.url))
+        };
+      })
+      .filter(function (line) {
+        return line.phone || line.sms || line.url;
+      });
+  }
+
+  function lineKey(line) {
+    return [dialable(line.phone), dialable(line.sms), line.url].join("|");
+  }
+
+  /** Merge a new escalation into the current one: the most urgent tier's title, every line once. */
+  function mergeEscalation(current, incoming) {
+    var tier = TIER_ORDER.indexOf(incoming.tier) !== -1 ? incoming.tier : null;
+    var lines = cleanLines(incoming.lines);
+    if (!lines.length && tier) {
+      lines = cleanLines(DEFAULT_LINES[tier]);
+    }
+    var next = { tier: tier, lines: lines };
+    if (!current) {
+      return next;
+    }
+    var first = tierRank(next.tier) <= tierRank(current.tier) ? next : current;
+    var second = first === next ? current : next;
+    var seen = {};
+    var merged = [];
+    first.lines.concat(second.lines).forEach(function (line) {
+      var key = lineKey(line);
+      if (!seen[key]) {
+        seen[key] = true;
+        merged.push(line);
+      }
+    });
+    return { tier: first.tier || second.tier, lines: merged };
+  }
+
+  function addEscalation(raw) {
+    escalation = mergeEscalation(escalation, raw);
+    storage.set(KEY_ESCALATION, JSON.stringify(escalation));
+    renderEscalation();
+  }
+
+  function renderEscalation() {
+    if (!escalation) {
+      return;
+    }
+    var bar = els.emergencyBar;
+    if (!bar) {
+      // role="alert" on a newly inserted element makes screen readers announce it at once.
+      bar = h("div", { class: "hw-emergency", "data-testid": "emergency-bar", role: "alert" });
+      els.emergencyBar = bar;
+    }
+    bar.setAttribute("data-tier", escalation.tier || "other");
+    while (bar.firstChild) {
+      bar.removeChild(bar.firstChild);
+    }
+    bar.appendChild(h("p", {
+      class: "hw-emergency__title",
+      text: TIER_TITLES[escalation.tier] || "Get help now"
+    }));
+    var list = h("ul", { class: "hw-emergency__lines" });
+    escalation.lines.forEach(function (line) {
+      var item = h("li", { class: "hw-emergency__line" });
+      if (line.name) {
+        item.appendChild(h("span", { class: "hw-emergency__name", text: line.name }));
+      }
+      var actions = h("span", { class: "hw-emergency__actions" });
+      if (line.phone && dialable(line.phone)) {
+        actions.appendChild(h("a", {
+          class: "hw-emergency__link",
+          "data-testid": "emergency-call",
+          href: "tel:" + dialable(line.phone),
+          text: "Call " + line.phone
+        }));
+      }
+      if (line.sms && dialable(line.sms)) {
+        actions.appendChild(h("a", {
+          class: "hw-emergency__link",
+          "data-testid": "emergency-text",
+          href: "sms:" + dialable(line.sms),
+          text: "Text " + line.sms
+        }));
+      }
+      if (line.url) {
+        actions.appendChild(h("a", {
+          class: "hw-emergency__link hw-emergency__link--web",
+          "data-testid": "emergency-url",
+          href: line.url,
+          target: "_blank",
+          rel: "noopener noreferrer"
+        }, [
+          line.url.replace(/^https?:\/\//, "").replace(/\/$/, ""),
+          srOnly(" (opens in a new tab)")
+        ]));
+      }
+      item.appendChild(actions);
+      list.appendChild(item);
+    });
+    bar.appendChild(list);
+    if (!bar.parentNode) {
+      els.emergencySlot.appendChild(bar);
+    }
+  }
+
+  function restoreEscalation() {
+    var saved = storage.get(KEY_ESCALATION);
+    if (!saved) {
+      return;
+    }
+    try {
+      var data = JSON.parse(saved);
+      if (data && typeof data === "object" && Array.isArray(data.lines)) {
+        escalation = { tier: data.tier || null, lines: cleanLines(data.lines) };
+        renderEscalation();
+      }
+    } catch (e) {
+      storage.remove(KEY_ESCALATION);
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // Handoff status
+  // ---------------------------------------------------------------------------
+
+  function showCancel(on) {
+    var button = els.handoffCancel;
+    button.disabled = false;
+    button.textContent = "Cancel and go back to the assistant";
+    if (on && !button.parentNode) {
+      els.handoff.appendChild(button);
+    } else if (!on && button.parentNode) {
+      var hadFocus = document.activeElement === button;
+      button.parentNode.removeChild(button);
+      if (hadFocus) {
+        els.input.focus();
+      }
+    }
+  }
+
+  function applyHandoff(data) {
+    var state = data && typeof data === "object" ? asText(data.state) : "";
+    if (state === "waiting") {
+      handoffState = "waiting";
+      var position = data.position;
+      var text = "Connecting you with a person…";
+      if (typeof position === "number" && isFinite(position) && position > 0) {
+        text += " You are number " + Math.round(position) + " in the queue.";
+      }
+      els.handoffText.textContent = text;
+      showCancel(true);
+      hideTyping(); // a person will answer, not the assistant
+      els.handoff.setAttribute("data-state", "waiting");
+      els.handoff.hidden = false;
+    } else if (state === "connected") {
+      handoffState = "connected";
+      var name = firstName(data.staff_name);
+      els.handoffText.textContent = name
+        ? "You're chatting with " + name + " from our helpline team."
+        : "You're chatting with a member of our helpline team.";
+      showCancel(false);
+      els.handoff.setAttribute("data-state", "connected");
+      els.handoff.hidden = false;
+      hideTyping();
+    } else {
+      handoffState = null;
+      els.handoff.setAttribute("data-state", "ended");
+      els.handoff.hidden = true;
+      showCancel(false);
+    }
+  }
+
+  function cancelHandoff() {
+    els.handoffCancel.disabled = true;
+    els.handoffCancel.textContent = "Cancelling…";
+    if (socket) {
+      socket.emit("handoff_cancel", { session_id: sessionId });
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // Sending
+  // ---------------------------------------------------------------------------
+
+  function canSend() {
+    return !!(socket && socket.connected && sessionReady);
+  }
+
+  function markPending(el, on) {
+    if (!el) {
+      return;
+    }
+    var note = el.querySelector(".hw-msg__status");
+    if (on && !note) {
+      el.setAttribute("data-pending", "true");
+      el.appendChild(h("span", {
+        class: "hw-msg__status",
+        "data-testid": "message-status",
+        text: "Not sent yet: it will be sent when the connection is back."
+      }));
+    } else if (!on) {
+      el.removeAttribute("data-pending");
+      if (note) {
+        note.parentNode.removeChild(note);
+      }
+    }
+  }
+
+  function emitUtterance(text) {
+    socket.emit("user_uttered", { message: text, session_id: sessionId });
+    if (!handoffState) {
+      showTyping(); // the assistant answers; with a person, wait for their "typing" events
+    }
+  }
+
+  /** text: what is sent; display: what the visitor sees (a quick reply's title). */
+  function sendVisitorMessage(text, display) {
+    text = asText(text).trim();
+    if (!text) {
+      return;
+    }
+    if (text.length > MAX_LENGTH) {
+      text = text.slice(0, MAX_LENGTH);
+    }
+    display = display ? asText(display) : text;
+    removeQuickReplies();
+    var el = appendMessage({ role: "visitor", text: display });
+    if (canSend()) {
+      emitUtterance(text);
+    } else {
+      pending.push({ text: text, display: display, el: el });
+      markPending(el, true);
+      ensureSocket();
+    }
+  }
+
+  function flushPending() {
+    if (!canSend() || !pending.length) {
+      return;
+    }
+    var queue = pending;
+    pending = [];
+    queue.forEach(function (p) {
+      markPending(p.el, false);
+      emitUtterance(p.text);
+    });
+  }
+
+  // ---------------------------------------------------------------------------
+  // Socket.IO
+  // ---------------------------------------------------------------------------
+
+  var ioClient = null;
+
+  function loadSocketIo(callback) {
+    if (ioClient) {
+      callback(ioClient);
+      return;
+    }
+    if (typeof window.io === "function") {
+      ioClient = window.io;
+      callback(ioClient);
+      return;
+    }
+    if (ioLoading) {
+      return;
+    }
+    ioLoading = true;
+    var hadAmd = typeof window.define === "function" && window.define.amd;
+    var tag = document.createElement("script");
+    tag.src = config.server + "/widget/vendor/socket.io.min.js";
+    tag.async = true;
+    tag.addEventListener("load", function () {
+      ioLoading = false;
+      if (typeof window.io === "function") {
+        ioClient = window.io;
+        // The library sets window.io; remove it so the host page gets no new globals.
+        try {
+          delete window.io;
+        } catch (e) {
+          window.io = undefined;
+        }
+        callback(ioClient);
+      } else {
+        // e.g. an AMD loader on the host page took the module instead of window.io
+        failSocketIo(hadAmd ? "AMD loader on the page" : "socket.io did not load");
+      }
+    });
+    tag.addEventListener("error", function () {
+      ioLoading = false;
+      failSocketIo("could not load socket.io");
+    });
+    (document.head || document.documentElement).appendChild(tag);
+  }
+
+  function failSocketIo(reason) {
+    setConnectionState("disconnected");
+    if (window.console && console.warn) {
+      console.warn("Helpline widget: " + reason);
+    }
+  }
+
+  function ensureSocket() {
+    if (socket || ioLoading) {
+      return;
+    }
+    setConnectionState("connecting");
+    loadSocketIo(function (io) {
+      if (socket) {
+        return;
+      }
+      try {
+        socket = io(config.server, {
+          path: "/socket.io",
+          transports: ["polling", "websocket"], // starts on long-polling, upgrades when it can
+          reconnection: true,
+          reconnectionDelay: 1000,
+          reconnectionDelayMax: 10000
+        });
+      } catch (e) {
+        failSocketIo("could not connect: " + e);
+        return;
+      }
+      bindSocket(socket);
+    });
+  }
+
+  function bindSocket(s) {
+    s.on("connect", function () {
+      setConnectionState("connected");
+      sessionReady = false;
+      s.emit("session_request", { session_id: sessionId || storage.get(KEY_SESSION) || null });
+    });
+
+    s.on("disconnect", function (reason) {
+      sessionReady = false;
+      hideTyping();
+      if (reason === "io client disconnect" || navigator.onLine === false) {
+        setConnectionState("disconnected"); // Socket.IO still retries unless we closed it
+        return;
+      }
+      reconnecting();
+      if (reason === "io server disconnect") {
+        // The server closed the connection: Socket.IO does not retry this on its own.
+        window.setTimeout(function () {
+          if (!s.connected) {
+            s.connect();
+          }
+        }, 2000);
+      }
+    });
+
+    s.on("connect_error", function () {
+      // Socket.IO keeps retrying; meanwhile the visitor sees the phone numbers.
+      if (!s.connected) {
+        setConnectionState("disconnected");
+      }
+    });
+
+    s.on("session_confirm", onSessionConfirm);
+
+    s.on("bot_uttered", function (data) {
+      hideTyping();
+      showServerMessage(data, false);
+    });
+
+    s.on("typing", function (data) {
+      if (data && data.on) {
+        showTyping();
+      } else {
+        hideTyping();
+      }
+    });
+
+    s.on("handoff_status", applyHandoff);
+
+    s.on("session_error", function (data) {
+      hideTyping();
+      var message = data && typeof data === "object" ? data.message : data;
+      showSystemNotice(asText(message) || "Something went wrong. Please try again.");
+    });
+  }
+
+  function onSessionConfirm(data) {
+    var id = null;
+    var history = null;
+    var hasHandoff = false;
+    var handoff = null;
+    if (typeof data === "string") {
+      id = data;
+    } else if (data && typeof data === "object") {
+      id = data.session_id ? asText(data.session_id) : null;
+      history = Array.isArray(data.history) ? data.history : null;
+      hasHandoff = Object.prototype.hasOwnProperty.call(data, "handoff");
+      handoff = data.handoff;
+    }
+    var known = sessionId || storage.get(KEY_SESSION);
+    if (id) {
+      if (known && known !== id) {
+        clearChat(); // the server started a new conversation
+        reshowPending();
+        applyHandoff(null);
+      }
+      sessionId = id;
+      storage.set(KEY_SESSION, id);
+    } else {
+      sessionId = known || null;
+    }
+    if (history && history.length) {
+      renderHistory(history);
+    }
+    if (hasHandoff) {
+      applyHandoff(handoff);
+    }
+    sessionReady = true;
+    flushPending();
+  }
+
+  // ---------------------------------------------------------------------------
+  // Quick exit
+  // ---------------------------------------------------------------------------
+
+  function quickExit() {
+    storage.clearWidgetKeys();
+    pending = [];
+    sessionId = null;
+    clearChat();
+    els.input.value = "";
+    if (els.emergencyBar && els.emergencyBar.parentNode) {
+      els.emergencyBar.parentNode.removeChild(els.emergencyBar);
+    }
+    try {
+      if (socket) {
+        socket.disconnect();
+      }
+    } catch (e) {
+      /* leaving anyway */
+    }
+    window.location.replace(config.exitUrl);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Events
+  // ---------------------------------------------------------------------------
+
+  // Let the textarea grow with its text, up to the max-height set in widget.css.
+  function autoGrow() {
+    var input = els.input;
+    input.style.height = "";
+    if (input.scrollHeight > input.clientHeight) {
+      input.style.height = Math.min(input.scrollHeight + 2, 140) + "px";
+    }
+  }
+
+  function bindUi() {
+    els.launcher.addEventListener("click", function () {
+      if (isOpen) {
+        closePanel(true);
+      } else {
+        openPanel(true);
+      }
+    });
+    els.close.addEventListener("click", function () {
+      closePanel(true);
+    });
+    els.quickExit.addEventListener("click", quickExit);
+    els.handoffCancel.addEventListener("click", cancelHandoff);
+
+    els.form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var text = els.input.value;
+      if (!text.trim()) {
+        els.input.focus();
+        return;
+      }
+      els.input.value = "";
+      autoGrow();
+      sendVisitorMessage(text);
+      els.input.focus();
+    });
+
+    els.input.addEventListener("input", autoGrow);
+
+    els.input.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+        event.preventDefault();
+        if (typeof els.form.requestSubmit === "function") {
+          els.form.requestSubmit();
+        } else {
+          els.send.click();
+        }
+      }
+    });
+
+    els.root.addEventListener("keydown", function (event) {
+      if ((event.key === "Escape" || event.key === "Esc") && isOpen && !event.isComposing) {
+        event.preventDefault();
+        closePanel(true);
+      }
+    });
+
+    window.addEventListener("offline", function () {
+      if (socket) {
+        setConnectionState("disconnected");
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------------------
+  // Start
+  // ---------------------------------------------------------------------------
+
+  function start() {
+    build();
+    bindUi();
+    document.body.appendChild(els.root);
+    applyAccent(els.root); // needs the root in the document to read computed colours
+    injectCss();
+
+    sessionId = storage.get(KEY_SESSION);
+    restoreEscalation();
+
+    started = true;
+
+    var wasOpen = storage.get(KEY_OPEN);
+    var shouldOpen = openRequested !== null
+      ? openRequested
+      : config.startOpen ? wasOpen !== "0" : wasOpen === "1";
+    if (shouldOpen) {
+      // Opened by data-open or a reload: don't take focus away from the page.
+      openPanel(openRequested === true);
+    } else if (sessionId) {
+      ensureSocket(); // a conversation is going on: keep receiving its messages
+    }
+  }
+
+  // The one global: defined at once so a second copy of this script does nothing.
+  window.HelplineWidget = Object.freeze({
+    open: function () {
+      if (started) {
+        openPanel(true);
+      } else {
+        openRequested = true;
+      }
+    },
+    close: function () {
+      if (started) {
+        closePanel(false);
+      } else {
+        openRequested = false;
+      }
+    }
+  });
+
+  if (document.body) {
+    start();
+  } else {
+    document.addEventListener("DOMContentLoaded", start);
+  }
+})();
