@@ -12,7 +12,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install nlp train run test test-unit test-conversations validate crisis-report eval latency cross-validate lock clean
+.PHONY: help install nlp train run test test-browser test-unit test-conversations validate crisis-report eval latency cross-validate lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -45,10 +45,15 @@ test-unit: nlp ## unit tests: crisis rules, actions, handoff store, components
 test-conversations: train ## conversation tests: every topic, every tier, repeated questions, crisis in forms
 	@$(PY) -m bot.conversation_tests
 
-test: train ## everything: validation, conversation tests, unit tests, end-to-end servers
+test: train ## everything: validation, conversation tests, unit tests, end-to-end servers and browsers
+	@scripts/ensure-chromium
 	@$(PY) -m bot.validate
 	@$(PY) -m bot.conversation_tests
 	$(PY) -m pytest tests -q -rs
+
+test-browser: train ## the browser tests only (widget, console, rasa-webchat); screenshots in test-artifacts/
+	@scripts/ensure-chromium
+	$(PY) -m pytest tests/e2e/test_browser.py -q -rs
 
 crisis-report: nlp ## crisis detector recall and false-alarm rate on the labelled set
 	@$(PY) -m bot.crisis tests/crisis/labelled.yml

@@ -1,0 +1,31 @@
+"""Fixtures for the end-to-end tests (helpers in support.py)."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from bot.train import MODEL_PATH
+from tests.e2e.support import add_staff, base_env, free_port, start, stop_process, wait_for
+
+
+@pytest.fixture(scope="session")
+def live_stack(tmp_path_factory):
+    """The assistant with staff online round the clock and three staff accounts."""
+    if not MODEL_PATH.exists():
+        pytest.fail(f"no trained model at {MODEL_PATH}: run `make train` (make test does it)")
+    tmp = tmp_path_factory.mktemp("live")
+    env = base_env(tmp)
+    env["HELPLINE_STAFF_HOURS"] = "mon-sun 00:00-24:00"
+    add_staff(env, "dana", "Dana")
+    add_staff(env, "sam", "Sam")
+    add_staff(env, "lee", "Lee", role="supervisor")
+    port, actions_port = free_port(), free_port()
+    process = start([sys.executable, "-m", "bot.run", "--port", str(port), "--actions-port", str(actions_port)],
+                    env, tmp / "run.log")
+    try:
+        wait_for(f"http://127.0.0.1:{port}/", process)
+        wait_for(f"http://127.0.0.1:{actions_port}/health", process)
+        yield {"url": f"http://127.0.0.1:{port}", "env": env, "process": process, "tmp": tmp}
+    finally:
+        stop_process(process)

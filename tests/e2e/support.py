@@ -1,0 +1,165 @@
+"""Helpers for the end-to-end tests: start the real servers, talk to them as a
+visitor (Socket.IO) and as staff (the console's HTTP API)."""
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from bot import PROJECT_ROOT
+
+STAFF_PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}: {Path(process.log).read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(1)
+    raise TimeoutError(f"{url} did not come up in {timeout} s")
+
+
+def start(command, env, log: Path) -> subprocess.Popen:
+    """Start a server; its output goes to a file (a pipe nobody reads would fill and block it)."""
+    with log.open("w") as handle:
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=handle,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    process.log = str(log)
+    return process
+
+
+def base_env(tmp: Path) -> dict:
+    env = dict(os.environ)
+    env.update({
+        "HELPLINE_TRACKER_URL": f"sqlite:///{tmp / 'tracker.db'}",
+        "HELPLINE_DATABASE_URL": f"sqlite:///{tmp / 'helpline.db'}",
+        # a closed helpline, so the callback path is exercised
+        "HELPLINE_STAFF_HOURS": "mon 00:00-00:01",
+        "HELPLINE_PHONE": "1-800-555-0100",
+        "HELPLINE_SECRET_KEY": "e2e-secret",
+        "PYTHONPATH": str(PROJECT_ROOT),
+    })
+    return env
+
+
+def add_staff(env: dict, username: str, name: str, role: str = "staff") -> None:
+    """Create an account with the documented command."""
+    subprocess.run([sys.executable, "-m", "bot.console.users", "add", username, "--name", name, "--role", role],
+                   cwd=PROJECT_ROOT, env={**env, "HELPLINE_NEW_PASSWORD": STAFF_PASSWORD}, check=True)
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+class Visitor:
+    """A chat visitor over Socket.IO (long polling: engineio's websocket client needs a newer aiohttp)."""
+
+    def __init__(self, url: str, session_id: Optional[str] = None) -> None:
+        import socketio
+
+        self.events: "queue.Queue[tuple]" = queue.Queue()
+        self.client = socketio.Client()
+        for event in ("session_confirm", "bot_uttered", "handoff_status", "typing", "session_error"):
+            self.client.on(event, lambda data, event=event: self.events.put((event, data)))
+        self.client.connect(url, socketio_path="/socket.io", transports=["polling"])
+        self.client.emit("session_request", {"session_id": session_id})
+        confirm = self.wait("session_confirm")
+        self.session_id: str = confirm["session_id"]
+        self.confirm = confirm
+
+    def say(self, text: str) -> None:
+        self.client.emit("user_uttered", {"message": text, "session_id": self.session_id})
+
+    def wait(self, event: str, timeout: float = 60, match=lambda data: True) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no {event} in {timeout} s")
+            try:
+                name, data = self.events.get(timeout=remaining)
+            except queue.Empty:
+                raise TimeoutError(f"no {event} in {timeout} s") from None
+            if name == event and match(data):
+                return data
+
+    def replies_until_quiet(self, quiet: float = 3.0, first_timeout: float = 60) -> List[dict]:
+        """The bot_uttered messages of one turn: the first may take a while, then they stop."""
+        replies, timeout = [], first_timeout
+        while True:
+            try:
+                name, data = self.events.get(timeout=timeout)
+            except queue.Empty:
+                return replies
+            if name == "bot_uttered":
+                replies.append(data)
+                timeout = quiet
+
+    def drain(self) -> List[tuple]:
+        items = []
+        while not self.events.empty():
+            items.append(self.events.get_nowait())
+        return items
+
+    def close(self) -> None:
+        # abort: a long-poll request can hold a plain disconnect for the 25 s ping interval
+        self.client.eio.disconnect(abort=True)
+
+
+class Staff:
+    """A staff member using the console's JSON API with a cookie jar."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.csrf: Optional[str] = None
+
+    def call(self, method: str, path: str, body: Any = None, csrf: bool = True, raw: Optional[bytes] = None):
+        headers = {"Content-Type": "application/json"}
+        if csrf and self.csrf:
+            headers["X-CSRF-Token"] = self.csrf
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def login(self, username: str, password: str = STAFF_PASSWORD):
+        status, body = self.call("POST", "/console/api/login", {"username": username, "password": password})
+        if status == 200:
+            self.csrf = body["csrf"]
+        return status, body
+
+
+def texts(replies: List[Dict[str, Any]]) -> str:
+    return "\n".join(r.get("text") or "" for r in replies)

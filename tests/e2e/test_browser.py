@@ -1,0 +1,297 @@
+"""In a real browser (Debian's chromium driven by Playwright): the visitor's widget on the
+demo page, the staff console, and rasa-webchat against the same server.
+
+Screenshots go to test-artifacts/ (kept by CI as artefacts, ignored by git).
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import threading
+from pathlib import Path
+
+import pytest
+
+from bot import PROJECT_ROOT
+from tests.e2e.support import STAFF_PASSWORD
+
+pytestmark = pytest.mark.e2e
+
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+NPM_CACHE = PROJECT_ROOT / "build" / "npm"
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def _unavailable(reason: str):
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI must run the browser tests)")
+    pytest.skip(reason)
+
+
+def chromium_path() -> str:
+    for candidate in (os.environ.get("HELPLINE_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"):
+        if candidate and Path(candidate).exists():
+            return candidate
+    _unavailable("Debian's chromium is not installed (scripts/ensure-chromium installs it as root)")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    executable = chromium_path()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed in the virtual environment")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(browser):
+    contexts = []
+
+    def make(**options):
+        contexts.append(browser.new_context(**options))
+        contexts[-1].set_default_timeout(30_000)
+        return contexts[-1]
+
+    yield make
+    for c in contexts:
+        c.close()
+
+
+def open_widget(page, url: str):
+    page.goto(f"{url}/demo")
+    page.get_by_role("button", name=re.compile("chat", re.I)).first.click()
+    page.wait_for_selector('[data-testid="connection-state"][data-state="connected"]')
+    return page
+
+
+def send(page, text: str) -> None:
+    page.fill('[data-testid="input"]', text)
+    page.keyboard.press("Enter")
+
+
+def bot_messages(page):
+    return page.locator('[data-testid="message"][data-role="bot"]')
+
+
+def wait_for_bot_text(page, pattern: str, role: str = "bot"):
+    locator = page.locator(f'[data-testid="message"][data-role="{role}"]', has_text=re.compile(pattern, re.I))
+    locator.first.wait_for()
+    return locator.first
+
+
+def login(page, url: str, username: str):
+    page.goto(f"{url}/console")
+    page.fill('[data-testid="login-username"]', username)
+    page.fill('[data-testid="login-password"]', STAFF_PASSWORD)
+    page.click('[data-testid="login-submit"]')
+    page.wait_for_selector('[data-testid="queue"]')
+    return page
+
+
+def queue_item(page, text: str):
+    return page.locator('[data-testid="queue-item"]', has_text=text)
+
+
+# -- the visitor ------------------------------------------------------------------
+
+def test_a_visitor_asks_a_question_and_reads_the_answer(live_stack, context):
+    page = open_widget(context().new_page(), live_stack["url"])
+    send(page, "how long does klonopin withdrawal last")
+    assert page.locator('[data-testid="message"][data-role="visitor"]').last.inner_text().startswith("how long")
+    wait_for_bot_text(page, "Source:")
+    page.screenshot(path=str(ARTIFACTS / "widget-answer.png"))
+
+
+def test_keyboard_only_and_screen_reader_labels(live_stack, context):
+    page = context().new_page()
+    page.goto(f"{live_stack['url']}/demo")
+    launcher = page.get_by_role("button", name=re.compile("chat", re.I)).first
+    launcher.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector('[data-testid="connection-state"][data-state="connected"]')
+    assert page.evaluate("document.activeElement.dataset.testid") == "input"
+    page.keyboard.type("what is klonopin")
+    page.keyboard.press("Enter")
+    wait_for_bot_text(page, "clonazepam")
+    log = page.locator('[role="log"]')
+    assert log.get_attribute("aria-live") == "polite"
+    assert page.get_by_label(re.compile("message", re.I)).count() >= 1
+
+
+def test_a_visitor_in_crisis_sees_the_emergency_bar_with_working_links(live_stack, context):
+    page = open_widget(context().new_page(), live_stack["url"])
+    send(page, "my friend took a bunch of kpins and he is not breathing")
+    bar = page.locator('[data-testid="emergency-bar"]')
+    bar.wait_for()
+    hrefs = bar.locator("a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert "tel:911" in hrefs
+    assert any(h.startswith("tel:1-800-222-1222") for h in hrefs)
+    assert "sms:988" in hrefs
+    page.screenshot(path=str(ARTIFACTS / "widget-emergency.png"))
+    # the bar and the conversation survive a reload in the same tab
+    page.reload()
+    page.locator('[data-testid="emergency-bar"] a[href="tel:911"]').wait_for()
+    wait_for_bot_text(page, "911")
+
+
+def test_the_basic_lines_stay_reachable_without_a_connection(live_stack, context):
+    ctx = context()
+    page = open_widget(ctx.new_page(), live_stack["url"])
+    ctx.set_offline(True)
+    page.wait_for_selector('[data-testid="connection-state"][data-state="disconnected"]', timeout=60_000)
+    lines = page.locator('[data-testid="basic-lines"]')
+    assert lines.is_visible()
+    assert lines.locator('a[href="tel:911"]').count() == 1 and lines.locator('a[href="tel:988"]').count() == 1
+    ctx.set_offline(False)
+
+
+def test_on_a_phone_screen(live_stack, context):
+    page = open_widget(context(viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True).new_page(),
+                       live_stack["url"])
+    send(page, "is klonopin addictive")
+    wait_for_bot_text(page, "Source:")
+    box = page.locator("#helpline-widget [data-testid='input']").bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= 375
+    page.screenshot(path=str(ARTIFACTS / "widget-phone.png"))
+
+
+def test_quick_exit_clears_the_chat_and_leaves(live_stack, context):
+    ctx = context()
+    ctx.route("https://www.google.com/**", lambda route: route.fulfill(body="<title>Search</title>neutral",
+                                                                        content_type="text/html"))
+    page = open_widget(ctx.new_page(), live_stack["url"])
+    send(page, "what is klonopin")
+    wait_for_bot_text(page, "clonazepam")
+    page.click('[data-testid="quick-exit"]')
+    page.wait_for_url("https://www.google.com/**")
+    page.goto(f"{live_stack['url']}/demo")
+    assert page.evaluate("Object.keys(sessionStorage).filter(k => k.startsWith('helpline-widget')).length") == 0
+
+
+def test_message_text_is_never_rendered_as_html(live_stack, context):
+    page = open_widget(context().new_page(), live_stack["url"])
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    send(page, XSS)
+    visitor = page.locator('[data-testid="message"][data-role="visitor"]', has_text=XSS)
+    visitor.wait_for()
+    assert page.locator("#helpline-widget img").count() == 0
+    bot_messages(page).first.wait_for()
+    assert dialogs == []
+
+
+# -- visitor and staff together ---------------------------------------------------------
+
+def test_handoff_from_request_to_hand_back_in_two_browsers(live_stack, context):
+    url = live_stack["url"]
+    console = login(context().new_page(), url, "dana")
+    visitor = open_widget(context().new_page(), url)
+    send(visitor, "hello")
+    wait_for_bot_text(visitor, "Helpline Assistant")
+    send(visitor, "i need to talk to a real person please")
+    visitor.locator('[data-testid="handoff-status"]', has_text=re.compile("queue|connecting", re.I)).wait_for()
+    # a few handoffs may be waiting from other tests: ours is the one with our message
+    item = queue_item(console, "i need to talk to a real person please")
+    item.wait_for()  # appears without a reload
+    item.click()
+    console.locator('[data-testid="summary"]').wait_for()
+    console.click('[data-testid="claim"]')
+    wait_for_bot_text(visitor, "Dana", role="system")
+    console.fill('[data-testid="reply-input"]', "Hi, this is Dana. I'm here with you.")
+    console.click('[data-testid="reply-send"]')
+    staff_message = wait_for_bot_text(visitor, "I'm here with you", role="staff")
+    assert "Dana" in staff_message.inner_text()
+    visitor.screenshot(path=str(ARTIFACTS / "widget-staff-reply.png"))
+
+    send(visitor, f"thank you {XSS}")
+    console.locator('[data-testid="transcript-message"][data-role="visitor"]', has_text=XSS).wait_for()
+    assert console.locator('[data-testid="transcript"] img').count() == 0
+    console.screenshot(path=str(ARTIFACTS / "console-conversation.png"), full_page=True)
+
+    console.click('[data-testid="hand-back"]')
+    visitor.locator('[data-testid="handoff-status"]').wait_for(state="hidden")
+    before = bot_messages(visitor).count()
+    send(visitor, "how long is rehab")
+    visitor.wait_for_function(
+        "n => [...document.querySelectorAll('[data-testid=message][data-role=bot]')].length > n", arg=before)
+    wait_for_bot_text(visitor, "Source:")
+
+
+def test_a_crisis_during_handoff_moves_the_conversation_to_the_top(live_stack, context):
+    url = live_stack["url"]
+    console = login(context().new_page(), url, "lee")  # a supervisor sees every open conversation
+    first, second = open_widget(context().new_page(), url), open_widget(context().new_page(), url)
+    send(first, "can i speak with someone from your team")
+    first.locator('[data-testid="handoff-status"]').wait_for()
+    send(second, "please connect me to a human")
+    second.locator('[data-testid="handoff-status"]').wait_for()
+    queue_item(console, "please connect me to a human").wait_for()
+
+    send(second, "i have the pills in front of me and i want to end my life")
+    second.locator('[data-testid="emergency-bar"] a[href="tel:988"]').first.wait_for()
+    raised = queue_item(console, "end my life")
+    raised.wait_for()  # without a reload
+    assert raised.get_attribute("data-tier") == "suicide" and raised.get_attribute("data-alert") == "true"
+    # now ahead of the request that was waiting longer (earlier tests may have left emergencies above)
+    order = console.locator('[data-testid="queue-item"]').all_inner_texts()
+    position = next(i for i, text in enumerate(order) if "end my life" in text)
+    assert position < next(i for i, text in enumerate(order) if "speak with someone from your team" in text)
+    console.screenshot(path=str(ARTIFACTS / "console-queue.png"), full_page=True)
+
+
+# -- rasa-webchat ---------------------------------------------------------------------
+
+def rasa_webchat_bundle() -> Path:
+    """rasa-webchat 1.0.1's browser bundle, fetched once from the npm registry."""
+    bundle = NPM_CACHE / "rasa-webchat-1.0.1" / "lib" / "index.js"
+    if bundle.exists():
+        return bundle
+    npm = shutil.which("npm")
+    if npm is None:
+        _unavailable("npm is needed to fetch rasa-webchat from the npm registry")
+    NPM_CACHE.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run([npm, "pack", "rasa-webchat@1.0.1", "--silent"], cwd=NPM_CACHE, capture_output=True,
+                          text=True, timeout=300)
+    if done.returncode != 0:
+        _unavailable(f"npm pack rasa-webchat@1.0.1 failed: {done.stderr.strip()[:300]}")
+    with tarfile.open(NPM_CACHE / "rasa-webchat-1.0.1.tgz") as archive:
+        member = archive.getmember("package/lib/index.js")
+        member.name = "rasa-webchat-1.0.1/lib/index.js"
+        archive.extract(member, NPM_CACHE)
+    return bundle
+
+
+def test_rasa_webchat_from_npm_gets_an_answer(live_stack, context, tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    shutil.copy(rasa_webchat_bundle(), site / "webchat.js")
+    (site / "index.html").write_text(f"""<!doctype html><html><head><title>Another site</title></head><body>
+    <script src="/webchat.js"></script>
+    <script>WebChat.default({{socketUrl: "{live_stack['url']}", socketPath: "/socket.io/",
+      title: "Helpline", hideWhenNotConnected: false, params: {{storage: "session"}}}}, null);</script>
+    </body></html>""")
+    # served from another origin (localhost, not 127.0.0.1), as from a treatment centre's own site
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page = context().new_page()
+        page.goto(f"http://localhost:{server.server_address[1]}/")
+        page.click(".rw-launcher")
+        page.fill(".rw-new-message", "what is klonopin")
+        page.keyboard.press("Enter")
+        page.locator(".rw-response", has_text=re.compile("clonazepam", re.I)).first.wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "rasa-webchat.png"))
+    finally:
+        server.shutdown()
