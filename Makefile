@@ -74,4 +74,4 @@ lock: ## regenerate requirements.lock from requirements.in in a fresh environmen
 	/tmp/helpline-lock/bin/pip freeze --exclude-editable > requirements.lock
 
 clean: ## remove build output, models and local databases (keeps .venv)
-	rm -rf build models results var .rasa
+	rm -rf build models results var .rasa test-artifacts
