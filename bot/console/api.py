@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-from datetime import datetime, timezone
 from functools import lru_cache
 from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
@@ -22,7 +21,7 @@ from bot import PROJECT_ROOT
 from bot.console.auth import COOKIE_NAME, SESSION_HOURS, Accounts, LoginError, csrf_ok
 from bot.handoff.hours import StaffHours
 from bot.handoff.live import CONSOLE_NAMESPACE, STAFF_ROOM
-from bot.handoff.store import OPEN, HandoffConflict, HandoffRequest, StaffUser, Status, utcnow
+from bot.handoff.store import OPEN, HandoffConflict, HandoffRequest, StaffUser, Status, aware, utcnow
 
 if TYPE_CHECKING:
     from bot.channels.webchat import WebChatInput
@@ -57,12 +56,8 @@ def summarise(request: HandoffRequest, visitor_texts: List[str]) -> Dict[str, An
     }
 
 
-def _aware(moment: Optional[datetime]) -> Optional[datetime]:
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
-
-
 def _waiting(request: HandoffRequest) -> int:
-    return max(0, int((utcnow() - _aware(request.created_at)).total_seconds()))
+    return max(0, int((utcnow() - aware(request.created_at)).total_seconds()))
 
 
 def handoff_json(request: HandoffRequest, staff: Dict[int, StaffUser]) -> Dict[str, Any]:
@@ -75,7 +70,7 @@ def handoff_json(request: HandoffRequest, staff: Dict[int, StaffUser]) -> Dict[s
         "status": request.status,
         "priority": request.priority,
         "waiting_seconds": _waiting(request),
-        "created_at": _aware(request.created_at).isoformat(),
+        "created_at": aware(request.created_at).isoformat(),
         "claimed_by": {"id": claimer.id, "display_name": claimer.display_name} if claimer else None,
         "trigger_phrases": request.trigger_phrases or [],
         "preview": (request.message_text or "")[:140],
@@ -207,7 +202,7 @@ def register_console(app: Sanic, channel: "WebChatInput") -> None:
             "staff_online": hours.is_open(),
             "handoffs": [handoff_json(r, staff) for r in requests],
             "callbacks": [{"id": c.id, "phone": c.phone, "best_time": c.best_time, "status": c.status,
-                           "created_at": _aware(c.created_at).isoformat()} for c in callbacks],
+                           "created_at": aware(c.created_at).isoformat()} for c in callbacks],
         })
 
     @authed(csrf=False)
@@ -220,7 +215,7 @@ def register_console(app: Sanic, channel: "WebChatInput") -> None:
             "handoff": handoff_json(handoff, await staff_by_id()),
             "summary": summarise(handoff, [m.text for m in messages if m.role == "visitor"]),
             "transcript": [{"role": m.role, "text": m.text, "staff_name": m.staff_name,
-                            "at": _aware(m.created_at).isoformat(),
+                            "at": aware(m.created_at).isoformat(),
                             **({"escalation": (m.data.get("custom") or {}).get("escalation")}
                                if m.data and m.data.get("custom") else {})} for m in messages],
         })

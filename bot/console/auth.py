@@ -5,13 +5,13 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Optional
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from bot.handoff.store import HandoffStore, StaffUser, utcnow
+from bot.handoff.store import HandoffStore, StaffUser, aware, utcnow
 
 COOKIE_NAME = "helpline_console"
 SESSION_HOURS = 12
@@ -48,11 +48,6 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _aware(moment: Optional[datetime]) -> Optional[datetime]:
-    if moment is not None and moment.tzinfo is None:  # SQLite drops the zone
-        return moment.replace(tzinfo=timezone.utc)
-    return moment
-
 
 class Accounts:
     def __init__(self, store: HandoffStore) -> None:
@@ -86,7 +81,7 @@ class Accounts:
         if user is None or not user.active:
             _verify(_DUMMY_HASH, password)
             raise LoginError("wrong username or password")
-        locked_until = _aware(user.locked_until)
+        locked_until = aware(user.locked_until)
         if locked_until and locked_until > utcnow():
             raise LoginError("too many failed logins: this account is locked for 15 minutes", locked=True)
         if not _verify(user.password_hash, password):

@@ -43,6 +43,13 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def aware(moment: Optional[datetime]) -> Optional[datetime]:
+    """A stored time with its zone: SQLite drops it, PostgreSQL keeps it (UTC either way)."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment
+
+
 class Status(str, enum.Enum):
     waiting = "waiting"
     claimed = "claimed"
@@ -429,10 +436,7 @@ class HandoffStore:
             if row is None:
                 return None
             staff_session, user = row
-            expires = staff_session.expires_at
-            if expires.tzinfo is None:  # SQLite drops the zone
-                expires = expires.replace(tzinfo=timezone.utc)
-            if expires <= utcnow() or not user.active:
+            if aware(staff_session.expires_at) <= utcnow() or not user.active:
                 session.delete(staff_session)
                 return None
             return staff_session, user

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from bot.handoff.store import HandoffRequest, HandoffStore
 from bot.train import MODEL_PATH
-from tests.e2e.support import Visitor, base_env, free_port, start, wait_for
+from tests.e2e.support import Visitor, base_env, free_port, start, stop_process, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -41,12 +41,7 @@ def stack(tmp_path_factory):
         yield {"url": f"http://127.0.0.1:{port}", "db": env["HELPLINE_DATABASE_URL"], "process": process,
                "ports": (port, actions_port)}
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        stop_process(process)
 
 
 def say(stack_or_url, sender: str, text: str):
