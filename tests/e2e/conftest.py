@@ -1,12 +1,15 @@
 """Fixtures for the end-to-end tests (helpers in support.py)."""
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import pytest
 
 from bot.train import MODEL_PATH
-from tests.e2e.support import add_staff, base_env, free_port, start, stop_process, wait_for
+from tests.e2e.support import (ARTIFACTS, add_staff, base_env, free_port, start, stop_process, unavailable,
+                                wait_for)
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +32,40 @@ def live_stack(tmp_path_factory):
         yield {"url": f"http://127.0.0.1:{port}", "env": env, "process": process, "tmp": tmp}
     finally:
         stop_process(process)
+
+
+# -- a real browser: Debian's chromium driven by Playwright ---------------------------
+
+def chromium_path() -> str:
+    for candidate in (os.environ.get("HELPLINE_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"):
+        if candidate and Path(candidate).exists():
+            return candidate
+    unavailable("Debian's chromium is not installed (scripts/ensure-chromium installs it as root)")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    executable = chromium_path()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("playwright is not installed in the virtual environment")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(browser):
+    contexts = []
+
+    def make(**options):
+        contexts.append(browser.new_context(**options))
+        contexts[-1].set_default_timeout(30_000)
+        return contexts[-1]
+
+    yield make
+    for c in contexts:
+        c.close()

@@ -16,9 +16,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+import pytest
+
 from bot import PROJECT_ROOT
 
 STAFF_PASSWORD = "correct horse battery"
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"  # screenshots, kept by CI, ignored by git
 
 
 def free_port() -> int:
@@ -163,3 +166,20 @@ class Staff:
 
 def texts(replies: List[Dict[str, Any]]) -> str:
     return "\n".join(r.get("text") or "" for r in replies)
+
+
+def console_login(page, url: str, username: str):
+    """Sign in to the staff console in a browser page."""
+    page.goto(f"{url}/console")
+    page.fill('[data-testid="login-username"]', username)
+    page.fill('[data-testid="login-password"]', STAFF_PASSWORD)
+    page.click('[data-testid="login-submit"]')
+    page.wait_for_selector('[data-testid="queue"]')
+    return page
+
+
+def unavailable(reason: str):
+    """Skip with the reason printed, except under CI=true, where it fails."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI must run the browser tests)")
+    pytest.skip(reason)

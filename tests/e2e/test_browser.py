@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import re
 import shutil
 import subprocess
@@ -18,54 +17,12 @@ from pathlib import Path
 import pytest
 
 from bot import PROJECT_ROOT
-from tests.e2e.support import STAFF_PASSWORD
+from tests.e2e.support import ARTIFACTS, console_login as login, unavailable
 
 pytestmark = pytest.mark.e2e
 
-ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 NPM_CACHE = PROJECT_ROOT / "build" / "npm"
 XSS = "<img src=x onerror=alert(1)>"
-
-
-def _unavailable(reason: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI must run the browser tests)")
-    pytest.skip(reason)
-
-
-def chromium_path() -> str:
-    for candidate in (os.environ.get("HELPLINE_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"):
-        if candidate and Path(candidate).exists():
-            return candidate
-    _unavailable("Debian's chromium is not installed (scripts/ensure-chromium installs it as root)")
-
-
-@pytest.fixture(scope="session")
-def browser():
-    executable = chromium_path()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed in the virtual environment")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def context(browser):
-    contexts = []
-
-    def make(**options):
-        contexts.append(browser.new_context(**options))
-        contexts[-1].set_default_timeout(30_000)
-        return contexts[-1]
-
-    yield make
-    for c in contexts:
-        c.close()
 
 
 def open_widget(page, url: str):
@@ -89,14 +46,6 @@ def wait_for_bot_text(page, pattern: str, role: str = "bot"):
     locator.first.wait_for()
     return locator.first
 
-
-def login(page, url: str, username: str):
-    page.goto(f"{url}/console")
-    page.fill('[data-testid="login-username"]', username)
-    page.fill('[data-testid="login-password"]', STAFF_PASSWORD)
-    page.click('[data-testid="login-submit"]')
-    page.wait_for_selector('[data-testid="queue"]')
-    return page
 
 
 def queue_item(page, text: str):
@@ -164,6 +113,28 @@ def test_on_a_phone_screen(live_stack, context):
     box = page.locator("#helpline-widget [data-testid='input']").bounding_box()
     assert box and box["x"] >= 0 and box["x"] + box["width"] <= 375
     page.screenshot(path=str(ARTIFACTS / "widget-phone.png"))
+
+
+def test_on_a_phone_the_panel_is_a_modal_dialog_that_keeps_the_focus(live_stack, context):
+    page = open_widget(context(viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True).new_page(),
+                       live_stack["url"])
+    assert page.get_attribute("#hw-panel", "aria-modal") == "true"
+    visited = set()
+    for key in ["Tab"] * 15 + ["Shift+Tab"] * 15:
+        page.keyboard.press(key)
+        assert page.evaluate("document.getElementById('hw-panel').contains(document.activeElement)"), key
+        visited.add(page.evaluate("document.activeElement.outerHTML.slice(0, 60)"))
+    assert len(visited) >= 4  # the focus moved round the panel's controls, not stuck on one
+
+
+def test_on_a_desktop_the_panel_does_not_trap_the_focus(live_stack, context):
+    page = open_widget(context(viewport={"width": 1280, "height": 800}).new_page(), live_stack["url"])
+    assert page.get_attribute("#hw-panel", "aria-modal") == "false"
+    left = False
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        left = left or not page.evaluate("document.getElementById('helpline-widget').contains(document.activeElement)")
+    assert left
 
 
 def test_quick_exit_clears_the_chat_and_leaves(live_stack, context):
@@ -250,6 +221,38 @@ def test_a_crisis_during_handoff_moves_the_conversation_to_the_top(live_stack, c
     console.screenshot(path=str(ARTIFACTS / "console-queue.png"), full_page=True)
 
 
+# -- AA contrast -----------------------------------------------------------------------
+
+CONTRAST = (Path(__file__).parent / "contrast.js").read_text()
+
+
+def test_the_contrast_check_finds_low_contrast_text(context):
+    page = context().new_page()
+    page.set_content('<main id="m"><p style="color:#777;background:#fff">grey on white</p>'
+                     '<p style="color:#000">black on white</p></main>')
+    failures = page.evaluate(CONTRAST, "#m")
+    assert [f["text"] for f in failures] == ["grey on white"] and failures[0]["ratio"] < 4.5
+
+
+def test_widget_and_console_text_meet_aa_contrast(live_stack, context):
+    url = live_stack["url"]
+    visitor = open_widget(context(viewport={"width": 1280, "height": 900}).new_page(), url)
+    send(visitor, "klonopin stuff")  # too vague: suggested topics as quick replies
+    visitor.locator(".hw-replies button").first.wait_for()
+    send(visitor, "my friend took a lot of kpins and his lips are blue")
+    visitor.locator('[data-testid="emergency-bar"]').wait_for()
+    send(visitor, "can i talk to a real person")
+    visitor.locator('[data-testid="handoff-status"]').wait_for()
+    assert visitor.evaluate(CONTRAST, "#helpline-widget") == []
+    assert visitor.evaluate(CONTRAST, "body") == []  # the demo page too
+
+    console = login(context(viewport={"width": 1280, "height": 900}).new_page(), url, "lee")
+    queue_item(console, "lips are blue").click()  # the crisis put the conversation in the queue
+    console.locator('[data-testid="summary"]').wait_for()
+    console.locator('[data-testid="transcript-message"]').first.wait_for()
+    assert console.evaluate(CONTRAST, "body") == []
+
+
 # -- rasa-webchat ---------------------------------------------------------------------
 
 def rasa_webchat_bundle() -> Path:
@@ -259,12 +262,12 @@ def rasa_webchat_bundle() -> Path:
         return bundle
     npm = shutil.which("npm")
     if npm is None:
-        _unavailable("npm is needed to fetch rasa-webchat from the npm registry")
+        unavailable("npm is needed to fetch rasa-webchat from the npm registry")
     NPM_CACHE.mkdir(parents=True, exist_ok=True)
     done = subprocess.run([npm, "pack", "rasa-webchat@1.0.1", "--silent"], cwd=NPM_CACHE, capture_output=True,
                           text=True, timeout=300)
     if done.returncode != 0:
-        _unavailable(f"npm pack rasa-webchat@1.0.1 failed: {done.stderr.strip()[:300]}")
+        unavailable(f"npm pack rasa-webchat@1.0.1 failed: {done.stderr.strip()[:300]}")
     with tarfile.open(NPM_CACHE / "rasa-webchat-1.0.1.tgz") as archive:
         member = archive.getmember("package/lib/index.js")
         member.name = "rasa-webchat-1.0.1/lib/index.js"

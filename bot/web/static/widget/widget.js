@@ -463,6 +463,34 @@
     }
   }
 
+  // The panel fills the screen below this width (widget.css): Tab then stays inside it,
+  // as in any modal dialog, instead of wandering to the hidden page behind.
+  var phoneQuery = typeof window.matchMedia === "function" ? window.matchMedia("(max-width: 599.98px)") : null;
+
+  function fullScreen() {
+    return !!(phoneQuery && phoneQuery.matches);
+  }
+
+  function keepFocusInPanel(event) {
+    var focusable = Array.prototype.filter.call(
+      els.panel.querySelectorAll("a[href], button:not([disabled]), textarea:not([disabled]), input:not([disabled]), [tabindex]:not([tabindex='-1'])"),
+      function (el) { return el.getClientRects().length > 0 || el === document.activeElement; }
+    );
+    if (!focusable.length) {
+      return;
+    }
+    var first = focusable[0];
+    var last = focusable[focusable.length - 1];
+    var inside = els.panel.contains(document.activeElement);
+    if (event.shiftKey && (document.activeElement === first || !inside)) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (document.activeElement === last || !inside)) {
+      event.preventDefault();
+      first.focus();
+    }
+  }
+
   function closePanel(returnFocus) {
     if (!isOpen) {
       return;
@@ -1255,8 +1283,23 @@
       if ((event.key === "Escape" || event.key === "Esc") && isOpen && !event.isComposing) {
         event.preventDefault();
         closePanel(true);
+      } else if (event.key === "Tab" && isOpen && fullScreen()) {
+        keepFocusInPanel(event);
       }
     });
+
+    // On a phone the panel covers the page: it is a modal dialog there.
+    if (phoneQuery) {
+      var onPhoneChange = function () {
+        els.panel.setAttribute("aria-modal", fullScreen() ? "true" : "false");
+      };
+      onPhoneChange();
+      if (typeof phoneQuery.addEventListener === "function") {
+        phoneQuery.addEventListener("change", onPhoneChange);
+      } else if (typeof phoneQuery.addListener === "function") {
+        phoneQuery.addListener(onPhoneChange);
+      }
+    }
 
     window.addEventListener("offline", function () {
       if (socket) {
