@@ -279,6 +279,18 @@ def register_console(app: Sanic, channel: "WebChatInput") -> None:
         await hub.claimed(handoff, target)
         return response.json({"handoff": handoff_json(handoff, await staff_by_id())})
 
+    @authed()
+    async def callback_called(request, user, staff_session, callback_id):
+        try:
+            callback = await db(store.mark_called, int(callback_id))
+        except LookupError:
+            return error("no such callback request", 404)
+        except HandoffConflict as conflict:
+            return error(str(conflict), 409)
+        await db(store.audit, user.id, "called_back", callback.handoff_id, callback_id=callback.id)
+        await hub.queue_changed()
+        return response.json({"callback": {"id": callback.id, "status": callback.status}})
+
     @authed(csrf=False, supervisor=True)
     async def staff_list(request, user, staff_session):
         return response.json({"staff": [user_json(u) for u in await db(store.list_staff)]})
@@ -296,6 +308,7 @@ def register_console(app: Sanic, channel: "WebChatInput") -> None:
         (hand_back, "/console/api/handoffs/<handoff_id:int>/return", ["POST"]),
         (resolve, "/console/api/handoffs/<handoff_id:int>/resolve", ["POST"]),
         (assign, "/console/api/handoffs/<handoff_id:int>/assign", ["POST"]),
+        (callback_called, "/console/api/callbacks/<callback_id:int>/called", ["POST"]),
     ]
     for handler, uri, methods in routes:
         app.add_route(handler, uri, methods=methods, name=f"helpline_console_{handler.__name__}")

@@ -260,6 +260,22 @@ class HandoffStore:
         with self.session() as session:
             return list(session.execute(select(CallbackRequest).order_by(CallbackRequest.created_at)).scalars())
 
+    def mark_called(self, callback_id: int) -> CallbackRequest:
+        """Staff have phoned the visitor back: the request leaves the list (once only)."""
+        with self.session() as session:
+            done = session.execute(
+                update(CallbackRequest)
+                .where(CallbackRequest.id == callback_id, CallbackRequest.status == "pending")
+                .values(status="called")
+                .execution_options(synchronize_session=False)
+            )
+            callback = session.get(CallbackRequest, callback_id)
+            if callback is None:
+                raise LookupError(f"no callback request {callback_id}")
+            if done.rowcount != 1:
+                raise HandoffConflict(f"this callback is already {callback.status}")
+            return callback
+
     # -- live handoff ---------------------------------------------------------------
 
     def open_handoff(self, conversation_id: str) -> Optional[HandoffRequest]:

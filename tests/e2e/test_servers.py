@@ -21,7 +21,8 @@ from sqlalchemy import select
 
 from bot.handoff.store import HandoffRequest, HandoffStore
 from bot.train import MODEL_PATH
-from tests.e2e.support import Visitor, base_env, free_port, start, stop_process, wait_for
+from tests.e2e.support import (ARTIFACTS, Staff, Visitor, add_staff, base_env, console_login, free_port, start,
+                                stop_process, wait_for)
 
 pytestmark = pytest.mark.e2e
 
@@ -33,6 +34,7 @@ def stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("stack")
     port, actions_port = free_port(), free_port()
     env = base_env(tmp)
+    add_staff(env, "kim", "Kim")
     process = start([sys.executable, "-m", "bot.run", "--port", str(port), "--actions-port", str(actions_port)],
                     env, tmp / "run.log")
     try:
@@ -124,6 +126,34 @@ def test_outside_hours_a_person_request_books_a_callback(stack):
     [callback] = [c for c in store.callbacks() if c.conversation_id == sender]
     assert (callback.phone, callback.best_time, callback.consent) == ("412-555-0134", "weekday mornings", True)
     store.engine.dispose()
+
+
+def test_outside_hours_the_console_lists_the_callbacks_to_make(stack, context):
+    sender = "e2e-console-callback"
+    for text in ("i would like to speak to a person", "/affirm", "yes", "412 555 0177", "after 5pm"):
+        say(stack, sender, text)
+    console = console_login(context().new_page(), stack["url"], "kim")
+    item = console.locator('[data-testid="callback-item"]', has_text="412-555-0177")
+    item.wait_for()
+    assert item.locator('a[href="tel:412-555-0177"]').count() == 1 and "after 5pm" in item.inner_text()
+    console.screenshot(path=str(ARTIFACTS / "console-callbacks.png"), full_page=True)
+    item.locator('[data-testid="callback-called"]').click()
+    item.wait_for(state="detached")  # done: off the list
+
+    staff = Staff(stack["url"])
+    assert staff.login("kim")[0] == 200
+    status, queue = staff.call("GET", "/console/api/queue")
+    assert status == 200 and queue["staff_online"] is False
+    assert "412-555-0177" not in [c["phone"] for c in queue["callbacks"]]
+    store = HandoffStore(stack["db"])
+    [callback] = [c for c in store.callbacks() if c.conversation_id == sender]
+    assert callback.status == "called"
+    assert any(e.action == "called_back" and e.details == {"callback_id": callback.id} for e in store.audit_entries())
+    store.engine.dispose()
+    # once only, and a request that does not exist is not found
+    assert staff.call("POST", f"/console/api/callbacks/{callback.id}/called", {})[0] == 409
+    assert staff.call("POST", "/console/api/callbacks/999999/called", {})[0] == 404
+    assert Staff(stack["url"]).call("POST", f"/console/api/callbacks/{callback.id}/called", {})[0] == 401
 
 
 def test_crisis_inside_the_callback_form_interrupts_it(stack):

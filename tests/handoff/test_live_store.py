@@ -26,6 +26,16 @@ def test_outside_hours_a_request_is_kept_but_not_live(store):
     assert callback.handoff_id is not None
 
 
+def test_a_callback_is_marked_called_once(store):
+    callback = store.add_callback("conv", "412-555-0134", "mornings", consent=True)
+    assert store.mark_called(callback.id).status == "called"
+    assert [c.status for c in store.callbacks()] == ["called"]
+    with pytest.raises(HandoffConflict, match="already called"):
+        store.mark_called(callback.id)
+    with pytest.raises(LookupError):
+        store.mark_called(callback.id + 1)
+
+
 def test_only_one_of_two_staff_can_claim(store):
     request = store.request_handoff("conv", "visitor_request")
     dana, sam = staff(store, "Dana"), staff(store, "Sam")

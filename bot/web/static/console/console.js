@@ -563,9 +563,24 @@
       if (when) {
         item.appendChild(h("span", { class: "callback__detail" }, ["Requested ", when]));
       }
-      if (cb.status) {
-        item.appendChild(h("span", { class: "callback__detail", text: "Status: " + asText(cb.status) }));
-      }
+      var done = h("button", {
+        type: "button",
+        class: "button button--secondary callback__done",
+        "data-testid": "callback-called",
+        text: "Mark as called back"
+      });
+      done.addEventListener("click", function () {
+        done.disabled = true;
+        authed("POST", "/callbacks/" + encodeURIComponent(asText(cb.id)) + "/called").then(function (result) {
+          if (!result.ok && result.status !== 409) {
+            done.disabled = false;
+            showError(asText(result.data.error) || "Could not update the callback request. Please try again.");
+            return;
+          }
+          refreshQueue();
+        });
+      });
+      item.appendChild(done);
       els.callbacks.appendChild(item);
     });
     els.callbacksEmpty.hidden = callbacks.length > 0;
