@@ -1,6 +1,5 @@
 """Content checks: every topic answered, answers sourced and sized, the widget contract, no leaks."""
 import re
-from pathlib import Path
 
 import pytest
 import yaml

@@ -90,3 +90,43 @@ def test_no_rescue_from_intents_that_matter_or_when_unsure():
     assert m.get("intent")["name"] == "deny"
     [m] = gate().process([message("what is metformin", "out_of_scope", 0.99, selector=[("what_is", 0.72), ("dosage", 0.1)])])
     assert m.get("intent")["name"] == "out_of_scope"
+
+
+def test_a_question_about_another_medicine_never_gets_a_clonazepam_answer():
+    [m] = gate().process([message("how much melatonin can a kid take", "faq", 0.9,
+                                  selector=[("typical_dose", 0.9), ("what_is", 0.05)])])
+    assert m.get("intent")["name"] == "out_of_scope"
+    assert m.get("faq_gate") == {"other_medicine": "melatonin", "was": "faq"}
+    [m] = gate().process([message("Is Zoloft safe when pregnant?", "nlu_fallback", 0.4, selector=[("pregnancy", 0.4)])])
+    assert m.get("intent")["name"] == "out_of_scope"
+
+
+def test_another_medicine_next_to_clonazepam_or_a_faq_topic_stays_a_faq_question():
+    for text in ("can i take klonopin with ibuprofen", "k-pins and advil together?", "is ambien a benzo",
+                 "mixing tylenol pm and alcohol"):
+        [m] = gate().process([message(text, "faq", 0.9, selector=[("alcohol", 0.9), ("other_benzos", 0.05)])])
+        assert m.get("intent")["name"] == "faq", text
+
+
+def test_misspellings_the_spacy_pipeline_knows_count_as_clonazepam():
+    from bot.nlp import shared_pipeline
+
+    text = "can i take klonnopin with zoloft"
+    m = message(text, "faq", 0.9, selector=[("alcohol", 0.9), ("other_benzos", 0.05)])
+    m.set("text_spacy_doc", shared_pipeline()(text))
+    gate().process([m])
+    assert m.get("intent")["name"] == "faq"
+
+
+def test_the_medicine_lists_must_not_overlap(tmp_path):
+    import pytest
+
+    from bot.nlu.faq_gate import load_scope
+
+    broken = tmp_path / "scope.yml"
+    broken.write_text("our_topics: [klonopin, melatonin]\nother_medicines: [melatonin]\n")
+    with pytest.raises(ValueError, match="in both lists: melatonin"):
+        load_scope(broken)
+    broken.write_text("our_topics: klonopin\n")
+    with pytest.raises(ValueError, match="expected the lists"):
+        load_scope(broken)
