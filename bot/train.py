@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     if full and CACHE.exists():
         # cached features from an older spaCy pipeline would be reused for unchanged data
         shutil.rmtree(CACHE)
-    print("Training the assistant " + ("from scratch (about 15 minutes on 2 cores)..." if full
+    print("Training the assistant " + ("from scratch (under a minute)..." if full
           else "(only the parts whose inputs changed)..."), flush=True)
     started = time.monotonic()
     command = [
