@@ -12,7 +12,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install nlp train run test test-browser test-unit test-conversations validate crisis-report eval latency cross-validate lock clean
+.PHONY: help install nlp train run test test-browser test-unit test-conversations validate crisis-report eval latency bench cross-validate lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -65,7 +65,10 @@ eval: train ## measure the assistant on real-world messages and held-out FAQ phr
 latency: ## per-message reply latency of a running assistant (start it with make run)
 	@$(PY) -m bot.latency
 
-cross-validate: nlp ## 3-fold intent and FAQ-topic cross-validation (slow: about 45 minutes on 2 cores)
+bench: train ## this assistant side by side with stock Rasa: latency, throughput, memory, training (prints figures)
+	@$(PY) -m bot.bench
+
+cross-validate: nlp ## 3-fold intent and FAQ-topic cross-validation (about 2 minutes)
 	$(PY) -m rasa test nlu --nlu data/nlu --config config.yml --cross-validation --folds 3 --out results/cross-validation
 
 lock: ## regenerate requirements.lock from requirements.in in a fresh environment
