@@ -9,7 +9,8 @@ UnexpecTED), served the same way (same action server, tracker store and machine)
 The two are measured one after the other, never at the same time.
 
 For each: reply latency over REST and Socket.IO (p50/p95/p99) for 1, 10 and 50
-conversations sending back to back, and for 200 conversations each sending a message
+conversations sending back to back (each simulated visitor sends 10 messages, then the next
+visitor takes over), and for 200 conversations each sending a message
 every 5 seconds; messages per second at saturation; cold start to first reply; resident
 memory of the Rasa server and the action server; training time from clean and after a
 one-answer edit. For this assistant alone: time per message of the crisis detector.
@@ -51,6 +52,9 @@ MESSAGES = [
     "what is the typical dose of clonazepam", "can i drink on klonopin", "how long is rehab",
     "what are the signs of an overdose", "is it safe during pregnancy", "thanks",
 ]
+# Messages per simulated conversation: a closed loop would otherwise grow one conversation
+# to hundreds of turns, and Rasa reads and writes a conversation's whole history per message.
+CONVERSATION_LENGTH = 10
 STOCK_CREDENTIALS = "rest:\nsocketio:\n  user_message_evt: user_uttered\n  bot_message_evt: bot_uttered\n" \
                     "  session_persistence: false\n"
 
@@ -258,10 +262,11 @@ class Tally:
 
 async def rest_conversation(session, url: str, stop_at: float, tally: Tally, pace: Optional[float],
                             offset: float) -> None:
-    sender = f"bench-{uuid.uuid4().hex[:12]}"
     await asyncio.sleep(offset)
     i = 0
     while time.monotonic() < stop_at:
+        if i % CONVERSATION_LENGTH == 0:  # a visitor's chat is about this long; then the next visitor
+            sender = f"bench-{uuid.uuid4().hex[:12]}"
         sent = time.monotonic()
         try:
             async with session.post(f"{url}/webhooks/rest/webhook",
@@ -313,6 +318,15 @@ async def socket_conversation(url: str, ours: bool, stop_at: float, tally: Tally
         return
     i = 0
     while time.monotonic() < stop_at:
+        if i and i % CONVERSATION_LENGTH == 0:  # the next visitor, on the same connection
+            ready.clear()
+            session_id = uuid.uuid4().hex
+            await client.emit("session_request", {"session_id": None if ours else session_id})
+            try:
+                await asyncio.wait_for(ready.wait(), 30)
+            except asyncio.TimeoutError:
+                tally.errors += 1
+                break
         while not replies.empty():  # late parts of the previous answer
             replies.get_nowait()
         sent = time.monotonic()

@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 from bot import PROJECT_ROOT
+from bot.run import wait_until_up
 
 STAFF_PASSWORD = "correct horse battery"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"  # screenshots, kept by CI, ignored by git
@@ -31,16 +32,11 @@ def free_port() -> int:
 
 
 def wait_for(url: str, process: subprocess.Popen, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Until the url answers 200; fails with the server's log if it exits or never answers."""
+    if not wait_until_up(url, [process], timeout):
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}: {Path(process.log).read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(1)
-    raise TimeoutError(f"{url} did not come up in {timeout} s")
+        raise TimeoutError(f"{url} did not come up in {timeout} s")
 
 
 def start(command, env, log: Path) -> subprocess.Popen:
