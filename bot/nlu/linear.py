@@ -64,6 +64,20 @@ def build_model(config: Dict[Text, Any]):
     ])
 
 
+def predict_proba(model, texts: List[str]):
+    """``model.predict_proba(texts)`` without the pipeline's per-call overhead.
+
+    FeatureUnion.transform runs its transformers through joblib even with one job, and
+    that cost about a tenth of the server's CPU per message; the union is just the
+    transformers' outputs side by side.
+    """
+    from scipy.sparse import hstack
+
+    union = model.named_steps["features"]
+    features = hstack([vectorizer.transform(texts) for _, vectorizer in union.transformer_list]).tocsr()
+    return model.named_steps["classifier"].predict_proba(features)
+
+
 class _LinearComponent(GraphComponent):
     """Shared training, persistence and prediction of the two components."""
 
@@ -107,7 +121,7 @@ class _LinearComponent(GraphComponent):
     def _rank(self, messages: List[Message]) -> List[List[Tuple[str, float]]]:
         if self.model is None or not messages:
             return [[] for _ in messages]
-        probabilities = self.model.predict_proba([message_text(m) for m in messages])
+        probabilities = predict_proba(self.model, [message_text(m) for m in messages])
         classes = list(self.model.classes_)
         rankings = []
         for row in probabilities:

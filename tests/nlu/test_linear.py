@@ -1,4 +1,5 @@
 """The linear intent classifier and topic selector, trained, saved and loaded as Rasa does."""
+import numpy
 import pytest
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
@@ -8,7 +9,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlp import shared_pipeline
 from bot.nlu.faq_gate import FaqConfidenceGate
-from bot.nlu.linear import MODEL_FILE, LinearIntentClassifier, LinearTopicSelector, message_text
+from bot.nlu.linear import MODEL_FILE, LinearIntentClassifier, LinearTopicSelector, message_text, predict_proba
 
 EXAMPLES = {
     "faq/addictive": ["is klonopin addictive", "can you get hooked on clonazepam", "are kpins habit forming",
@@ -51,6 +52,12 @@ def train(cls, storage, name, **config):
 def test_text_is_folded_to_lemmas_so_misspellings_meet_their_word():
     assert "clonazepam" in message_text(with_doc("is klonapin addictive")).split()
     assert message_text(Message(data={"text": "No Doc Here"})) == "no doc here"
+
+
+def test_the_fast_prediction_equals_the_pipelines(storage):
+    trained, _, _ = train(LinearIntentClassifier, storage, "intents")
+    texts = ["is klonopin addictive", "hello", "beer with klonopin", "something else entirely"]
+    assert numpy.allclose(predict_proba(trained.model, texts), trained.model.predict_proba(texts))
 
 
 def test_intents_are_learned_saved_and_loaded(storage):
