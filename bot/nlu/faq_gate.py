@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Pattern, Text
+from typing import Any, Dict, List, Optional, Pattern, Text, Tuple
 
 import yaml
 
@@ -33,12 +33,13 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
 from rasa.shared.nlu.training_data.message import Message
 
 from bot import PROJECT_ROOT
+from bot.nlu.linear import message_text
 
 SCOPE_FILE = PROJECT_ROOT / "data" / "scope" / "other_medicines.yml"
 
 
 def _words(terms: List[str]) -> Optional[Pattern[str]]:
-    terms = [t.strip().lower() for t in terms if isinstance(t, str) and t.strip()]
+    terms = [t for t in terms if t]
     if not terms:
         return None
     alternatives = "|".join(re.escape(t).replace(r"\ ", r"\s+") for t in sorted(terms, key=len, reverse=True))
@@ -50,12 +51,25 @@ def load_scope(path: Path = SCOPE_FILE) -> Dict[str, Any]:
     spec = yaml.safe_load(Path(path).read_text()) or {}
     if not isinstance(spec, dict) or not all(isinstance(spec.get(k, []), list) for k in ("our_topics", "other_medicines")):
         raise ValueError(f"{path}: expected the lists 'our_topics' and 'other_medicines'")
-    both = {str(t).lower() for t in spec.get("our_topics", [])} & {str(t).lower() for t in spec.get("other_medicines", [])}
+    ours, other = ([t.strip().lower() for t in spec.get(k, []) if isinstance(t, str)]
+                   for k in ("our_topics", "other_medicines"))
+    both = set(ours) & set(other)
     if both:
         raise ValueError(f"{path}: in both lists: {', '.join(sorted(both))}")
-    ours = [str(t).lower() for t in spec.get("our_topics", [])]
-    return {"ours": _words(ours), "other": _words(spec.get("other_medicines", [])),
-            "our_lemmas": {t for t in ours if " " not in t}}
+    return {"ours": _words(ours), "other": _words(other), "our_lemmas": {t for t in ours if " " not in t}}
+
+
+def _set_intent(message: Message, intent: Dict[Text, Any], why: Dict[Text, Any]) -> None:
+    """Replace the intent; it heads the ranking, the classifier's view stays below it."""
+    ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != intent["name"]]
+    message.set(INTENT, intent, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [intent] + ranking, add_to_output=True)
+    message.set("faq_gate", why, add_to_output=True)
+
+
+def _top_two(ranking: List[Dict[Text, Any]]) -> Tuple[float, float]:
+    top = ranking[0].get("confidence", 0.0)
+    return top, ranking[1].get("confidence", 0.0) if len(ranking) > 1 else 0.0
 
 
 @DefaultV1Recipe.register(
@@ -98,11 +112,8 @@ class FaqConfidenceGate(GraphComponent, IntentClassifier):
                 continue
             if self._unsure(message):
                 confidence = (message.get(INTENT) or {}).get("confidence", 0.0)
-                fallback = {"name": "nlu_fallback", "confidence": self.config["threshold"]}
-                message.set(INTENT, fallback, add_to_output=True)
-                ranking = message.get(INTENT_RANKING_KEY) or []
-                message.set(INTENT_RANKING_KEY, [fallback] + ranking, add_to_output=True)
-                message.set("faq_gate", {"intent_confidence": confidence}, add_to_output=True)
+                _set_intent(message, {"name": "nlu_fallback", "confidence": self.config["threshold"]},
+                            {"intent_confidence": confidence})
         return messages
 
     def _about_another_medicine(self, message: Message) -> bool:
@@ -115,15 +126,10 @@ class FaqConfidenceGate(GraphComponent, IntentClassifier):
         if found is None or (ours and ours.search(text)):
             return False
         # misspellings the project's spaCy pipeline knows ("klonopn") have the lemma "clonazepam"
-        doc = message.get("text_spacy_doc")
-        if doc is not None and any(token.lemma_.lower() in self.scope["our_lemmas"] for token in doc):
+        if any(word in self.scope["our_lemmas"] for word in message_text(message).split()):
             return False
-        out = {"name": "out_of_scope", "confidence": 1.0}
-        ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != out["name"]]
-        message.set(INTENT, out, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [out] + ranking, add_to_output=True)
-        message.set("faq_gate", {"other_medicine": found.group(0).lower(), "was": intent.get("name")},
-                    add_to_output=True)
+        _set_intent(message, {"name": "out_of_scope", "confidence": 1.0},
+                    {"other_medicine": found.group(0).lower(), "was": intent.get("name")})
         return True
 
     def _selector_ranking(self, message: Message) -> List[Dict[Text, Any]]:
@@ -137,14 +143,10 @@ class FaqConfidenceGate(GraphComponent, IntentClassifier):
         ranking = self._selector_ranking(message)
         if not ranking:
             return
-        top = ranking[0].get("confidence", 0.0)
-        second = ranking[1].get("confidence", 0.0) if len(ranking) > 1 else 0.0
+        top, second = _top_two(ranking)
         if top >= self.config["rescue_threshold"] and top - second >= self.config["rescue_margin"]:
-            faq = {"name": self.config["retrieval_intent"], "confidence": top}
-            ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != faq["name"]]
-            message.set(INTENT, faq, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, [faq] + ranking, add_to_output=True)
-            message.set("faq_gate", {"rescued_from": intent.get("name")}, add_to_output=True)
+            _set_intent(message, {"name": self.config["retrieval_intent"], "confidence": top},
+                        {"rescued_from": intent.get("name")})
 
     def _unsure(self, message: Message) -> bool:
         intent = message.get(INTENT) or {}
@@ -154,6 +156,5 @@ class FaqConfidenceGate(GraphComponent, IntentClassifier):
         ranking = self._selector_ranking(message)
         if not ranking:
             return True
-        top = ranking[0].get("confidence", 0.0)
-        second = ranking[1].get("confidence", 0.0) if len(ranking) > 1 else 0.0
+        top, second = _top_two(ranking)
         return top < self.config["threshold"] or top - second < self.config["ambiguity_threshold"]
