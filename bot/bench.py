@@ -31,7 +31,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -39,10 +38,11 @@ import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from bot import PROJECT_ROOT
-from bot.train import MODEL_PATH, RASA_DATA, rasa_env
+from bot.run import commands, free_port, stop, wait_until_up
+from bot.train import MODEL_PATH, RASA_DATA, fingerprint, rasa_env
 
 BUILD = PROJECT_ROOT / "build" / "bench"
 STOCK = BUILD / "stock"
@@ -83,12 +83,8 @@ def stock_config() -> Path:
 
 
 def inputs_digest(config: Path) -> str:
-    digest = hashlib.sha256(config.read_bytes())
-    for name in ["domain", *RASA_DATA, "requirements.lock"]:
-        path = PROJECT_ROOT / name
-        for file in sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]:
-            digest.update(str(file.relative_to(PROJECT_ROOT)).encode() + file.read_bytes())
-    return digest.hexdigest()
+    data = fingerprint(inputs=["domain", *RASA_DATA, "requirements.lock"])
+    return hashlib.sha256(config.read_bytes() + data.encode()).hexdigest()
 
 
 def edited_domain(target: Path) -> Path:
@@ -145,14 +141,6 @@ def stock_training(retrain: bool) -> Dict[str, Any]:
 
 # -- servers -------------------------------------------------------------------------
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def rss_mb(pid: int) -> Dict[str, float]:
     """Current and peak resident memory of a process and its children."""
     figures = {"rss_mb": 0.0, "peak_rss_mb": 0.0}
@@ -200,40 +188,30 @@ class Stack:
 
     def start(self) -> float:
         """Start both; the cold start is from starting Rasa to its first reply."""
-        import urllib.request
-
-        self.actions = self._spawn([sys.executable, "-m", "rasa_sdk", "--actions", "actions",
-                                    "--port", str(self.actions_port)], "actions")
-        wait(lambda: urllib.request.urlopen(f"http://127.0.0.1:{self.actions_port}/health", timeout=2), 120,
-             self.processes)
+        actions, rasa = commands(self.port, self.actions_port, self.model, str(self.credentials))
+        self.actions = self._spawn(actions, "actions")
+        if not wait_until_up(f"http://127.0.0.1:{self.actions_port}/health", self.processes, 120):
+            raise RuntimeError("the action server did not start: see build/bench/run-*/actions.log")
         started = time.monotonic()
-        self.rasa = self._spawn([sys.executable, "-m", "rasa", "run", "--model", str(self.model),
-                                 "--port", str(self.port), "--endpoints", "endpoints.yml",
-                                 "--credentials", str(self.credentials)], "rasa")
-        wait(lambda: rest_reply(self.url, "cold-start", "is klonopin addictive"), 300, self.processes)
+        self.rasa = self._spawn(rasa, "rasa")
+        wait_for_reply(self.url, 300, self.processes)
         return time.monotonic() - started
 
     def memory(self) -> Dict[str, Any]:
         return {"rasa": rss_mb(self.rasa.pid), "actions": rss_mb(self.actions.pid)}
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        stop(self.processes, grace=30)
 
 
-def wait(probe: Callable[[], Any], timeout: float, processes: List[subprocess.Popen]) -> None:
+def wait_for_reply(url: str, timeout: float, processes: List[subprocess.Popen]) -> None:
+    """Until the REST channel answers a question (the server is up before its model is)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(p.poll() is not None for p in processes):
             raise RuntimeError("a server exited while starting: see its log in build/bench/")
         try:
-            if probe():
+            if rest_reply(url, "cold-start", "is klonopin addictive"):
                 return
         except OSError:
             pass

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -36,12 +37,20 @@ def server_env(actions_port: int) -> Dict[str, str]:
     return env
 
 
-def commands(port: int, actions_port: int, model: Path) -> List[List[str]]:
+def commands(port: int, actions_port: int, model: Path, credentials: str = "credentials.yml") -> List[List[str]]:
+    """The action server's command, then the Rasa server's."""
     return [
         [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
         [sys.executable, "-m", "rasa", "run", "--model", str(model), "--port", str(port),
-         "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],
+         "--endpoints", "endpoints.yml", "--credentials", str(credentials)],
     ]
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now (for servers started by tests and the benchmark)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wait_until_up(url: str, processes: List[subprocess.Popen], timeout: float, stopping=lambda: False) -> bool:

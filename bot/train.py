@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 from bot import PROJECT_ROOT
 
@@ -33,9 +34,10 @@ INPUTS = ["config.yml", "domain", "data", "bot/nlu", "bot/crisis", "requirements
 CACHE = PROJECT_ROOT / ".rasa" / "cache"
 
 
-def fingerprint(root: Path = PROJECT_ROOT) -> str:
+def fingerprint(root: Path = PROJECT_ROOT, inputs: Sequence[str] = INPUTS) -> str:
+    """A digest of the files under ``inputs`` (paths relative to ``root``)."""
     digest = hashlib.sha256()
-    for name in INPUTS:
+    for name in inputs:
         path = root / name
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for file in files:

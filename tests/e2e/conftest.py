@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.run import free_port
 from bot.train import MODEL_PATH
-from tests.e2e.support import (ARTIFACTS, add_staff, base_env, free_port, start, stop_process, unavailable,
-                                wait_for)
+from tests.e2e.support import ARTIFACTS, add_staff, base_env, start, stop_process, unavailable, wait_for
 
 
 @pytest.fixture(scope="session")

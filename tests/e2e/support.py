@@ -7,7 +7,6 @@ import json
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,12 +22,6 @@ from bot.run import wait_until_up
 
 STAFF_PASSWORD = "correct horse battery"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"  # screenshots, kept by CI, ignored by git
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(url: str, process: subprocess.Popen, timeout: float = 240) -> None:

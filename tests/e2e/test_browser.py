@@ -23,6 +23,7 @@ pytestmark = pytest.mark.e2e
 
 NPM_CACHE = PROJECT_ROOT / "build" / "npm"
 XSS = "<img src=x onerror=alert(1)>"
+PHONE = {"viewport": {"width": 375, "height": 667}, "is_mobile": True, "has_touch": True}
 
 
 def open_widget(page, url: str):
@@ -106,18 +107,16 @@ def test_the_basic_lines_stay_reachable_without_a_connection(live_stack, context
 
 
 def test_on_a_phone_screen(live_stack, context):
-    page = open_widget(context(viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True).new_page(),
-                       live_stack["url"])
+    page = open_widget(context(**PHONE).new_page(), live_stack["url"])
     send(page, "is klonopin addictive")
     wait_for_bot_text(page, "Source:")
     box = page.locator("#helpline-widget [data-testid='input']").bounding_box()
-    assert box and box["x"] >= 0 and box["x"] + box["width"] <= 375
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["viewport"]["width"]
     page.screenshot(path=str(ARTIFACTS / "widget-phone.png"))
 
 
 def test_on_a_phone_the_panel_is_a_modal_dialog_that_keeps_the_focus(live_stack, context):
-    page = open_widget(context(viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True).new_page(),
-                       live_stack["url"])
+    page = open_widget(context(**PHONE).new_page(), live_stack["url"])
     assert page.get_attribute("#hw-panel", "aria-modal") == "true"
     visited = set()
     for key in ["Tab"] * 15 + ["Shift+Tab"] * 15:

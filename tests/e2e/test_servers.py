@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 import urllib.request
@@ -20,9 +19,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.handoff.store import HandoffRequest, HandoffStore
+from bot.run import free_port
 from bot.train import MODEL_PATH
-from tests.e2e.support import (ARTIFACTS, Staff, Visitor, add_staff, base_env, console_login, free_port, start,
-                                stop_process, wait_for)
+from tests.e2e.support import (ARTIFACTS, Staff, Visitor, add_staff, base_env, console_login, start, stop_process,
+                               wait_for)
 
 pytestmark = pytest.mark.e2e
 
@@ -209,11 +209,7 @@ def test_crisis_replies_work_with_the_action_server_down(tmp_path):
         [escalation] = escalations(replies)
         assert escalation["tier"] == "emergency" and "911" in texts(replies)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop_process(process)
 
 
 def test_ctrl_c_during_start_up_stops_at_once(tmp_path):
