@@ -68,8 +68,12 @@ def fingerprint(lexicon_path: Path = LEXICON_PATH) -> str:
 def build_pipeline(lexicon_path: Path = LEXICON_PATH):
     """Return a fresh, initialised pipeline (used by the build and by tests)."""
     import spacy
+    from spacy.symbols import ORTH
 
     nlp = spacy.blank("en")
+    # spaCy splits "gonna" into "gon" + "na"; one word, so crisis token patterns can name it
+    for spelling in ("gonna", "Gonna", "GONNA"):
+        nlp.tokenizer.add_special_case(spelling, [{ORTH: spelling}])
     nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
     ruler = nlp.add_pipe("attribute_ruler")
     nlp.initialize()
