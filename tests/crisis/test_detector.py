@@ -9,7 +9,6 @@ from bot.crisis.detector import PATTERNS_PATH
 from bot.nlp import shared_pipeline
 
 LABELLED = yaml.safe_load((Path(__file__).parent / "labelled.yml").read_text())["items"]
-RANK = {tier: i for i, tier in enumerate(TIERS)}
 
 
 @pytest.fixture(scope="module")
@@ -23,17 +22,9 @@ def test_labelled_set_is_large_and_covers_every_tier():
     assert all(n >= 30 for n in counts.values()), counts
 
 
-@pytest.mark.parametrize("item", LABELLED, ids=lambda i: i["text"][:60])
-def test_labelled_message(detector, item):
-    result = detector.detect(item["text"])
-    if item["tier"] == "none":
-        assert result.tier is None, f"false alarm {result.tier}: triggers {result.triggers}"
-    else:
-        # A higher tier is accepted: its reply names the lower tier's lines too
-        # (the emergency reply names 988, the suicide reply names 911).
-        assert result.tier is not None, "missed crisis"
-        assert RANK[result.tier] <= RANK[item["tier"]], f"got {result.tier}, triggers {result.triggers}"
-        assert result.triggers, "an escalation must say what triggered it"
+# Every labelled message caught at its tier or higher, no false alarm, every rule with messages
+# it catches: make content-check (bot/content_check.py check_crisis), which fails CI on a miss;
+# tested in tests/content/test_content_check.py.
 
 
 def test_exact_tier_accuracy(detector):
