@@ -12,7 +12,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install nlp train run test test-browser test-unit test-conversations validate crisis-report eval latency bench cross-validate lock clean
+.PHONY: help install nlp train run test test-browser test-unit test-conversations validate content-check nlu-report crisis-report eval latency bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -45,15 +45,23 @@ test-unit: nlp ## unit tests: crisis rules, actions, handoff store, components
 test-conversations: train ## conversation tests: every topic, every tier, repeated questions, crisis in forms
 	@$(PY) -m bot.conversation_tests
 
-test: train ## everything: validation, conversation tests, unit tests, end-to-end servers and browsers
+test: train ## everything: validation, content checks, conversation tests, unit, end-to-end and browser tests, NLU gate
 	@scripts/ensure-chromium
 	@$(PY) -m bot.validate
+	@$(PY) -m bot.content_check
 	@$(PY) -m bot.conversation_tests
 	$(PY) -m pytest tests -q -rs
+	@$(PY) -m bot.nlu_report --gate
 
 test-browser: train ## the browser tests only (widget, console, rasa-webchat); screenshots in test-artifacts/
 	@scripts/ensure-chromium
 	$(PY) -m pytest tests/e2e/test_browser.py -q -rs
+
+content-check: nlp ## check examples, answers, safe messaging and crisis rules: file:line and what to do
+	@$(PY) -m bot.content_check
+
+nlu-report: nlp ## NLU quality report in results/nlu-report/index.html: F1 per intent, confusion, worst examples (~2 min)
+	@$(PY) -m bot.nlu_report
 
 crisis-report: nlp ## crisis detector recall and false-alarm rate on the labelled set
 	@$(PY) -m bot.crisis tests/crisis/labelled.yml
@@ -67,9 +75,6 @@ latency: ## per-message reply latency of a running assistant (start it with make
 
 bench: train ## this assistant side by side with stock Rasa: latency, throughput, memory, training (prints figures)
 	@$(PY) -m bot.bench
-
-cross-validate: nlp ## 3-fold intent and FAQ-topic cross-validation (about 2 minutes)
-	$(PY) -m rasa test nlu --nlu data/nlu --config config.yml --cross-validation --folds 3 --out results/cross-validation
 
 lock: ## regenerate requirements.lock from requirements.in in a fresh environment
 	rm -rf /tmp/helpline-lock && "$$(scripts/find-python310)" -m venv /tmp/helpline-lock

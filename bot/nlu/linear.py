@@ -4,7 +4,7 @@ They take the place of Rasa's ``DIETClassifier`` and ``ResponseSelector``, which
 neural networks for minutes (about 9 minutes on two cores for this data); these train
 in seconds, answer in well under a millisecond and need no TensorFlow at run time.
 On 3-fold cross-validation of this project's data they are as accurate as the
-neural pair (see ``make cross-validate``).
+neural pair (see ``make nlu-report``).
 
 Features, built by each component from the message's spaCy document (the project's own
 pipeline folds misspellings and slang: "klonapin", "kpins" -> "clonazepam"):
