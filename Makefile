@@ -12,7 +12,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install nlp train run test test-browser test-unit test-conversations validate content-check nlu-report crisis-report eval latency bench lock clean
+.PHONY: help install nlp train run test test-browser test-unit test-conversations validate content-check nlu-report unanswered crisis-report eval latency bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ content-check: nlp ## check examples, answers, safe messaging and crisis rules: 
 
 nlu-report: nlp ## NLU quality report in results/nlu-report/index.html: F1 per intent, confusion, worst examples (~2 min)
 	@$(PY) -m bot.nlu_report
+
+unanswered: install ## what visitors asked that the assistant could not answer (DAYS=30): results/unanswered/
+	@$(PY) -m bot.unanswered $(if $(DAYS),--days $(DAYS))
 
 crisis-report: nlp ## crisis detector recall and false-alarm rate on the labelled set
 	@$(PY) -m bot.crisis tests/crisis/labelled.yml
