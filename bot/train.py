@@ -2,9 +2,11 @@
 
 The fingerprint covers the training data, domain, config, the project's NLU
 components and the spaCy pipeline. Rasa's training cache then retrains only
-the parts whose inputs changed (a new answer text retrains in seconds), except
-when the spaCy pipeline changed: Rasa fingerprints it by its path only, so the
-cache would reuse stale features, and the whole model is retrained.
+the parts whose inputs changed, except when the spaCy pipeline changed: Rasa
+fingerprints it by its path only, so the cache would reuse stale features, and
+the whole model is retrained. An edited answer still retrains both classifiers
+(responses are part of Rasa's NLU training data): about 20-25 s either way.
+A running server loads the new model by itself (bot/channels/model_reload.py).
 
     python -m bot.train [--force]
 """

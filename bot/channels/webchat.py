@@ -14,7 +14,8 @@ protocol of rasa-webchat (``session_request`` / ``session_confirm`` / ``user_utt
   still passes the NLU pipeline with its crisis rules (bot/handoff/live.py);
 - ``typing`` and ``handoff_status`` events for the widget, and the staff console
   (``/console``, bot/console/api.py) with its own Socket.IO namespace;
-- the widget, its demo page and the console served as static files.
+- the widget, its demo page and the console served as static files;
+- a newly trained model loaded without a restart (bot/channels/model_reload.py).
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from sanic import Blueprint, Sanic, response
 from socketio import AsyncServer
 
 from bot import PROJECT_ROOT
+from bot.channels.model_reload import watch_model_file
 from bot.channels.session_ids import SessionSigner
 from bot.handoff.live import CANCEL_PAYLOAD, LiveHub
 from bot.handoff.store import HandoffConflict, HandoffStore, Status
@@ -156,6 +158,7 @@ class WebChatInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         sio, hub = self.sio, self.hub
         blueprint = _Blueprint(self, "webchat_webhook", __name__)
+        watch_model_file(blueprint)  # a newly trained model goes live without a restart
 
         @blueprint.route("/", methods=["GET"])
         async def health(_request):
