@@ -33,6 +33,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
+from sqlalchemy.pool import QueuePool
+
+from bot.sqlite import use_wal_for_sqlite
 
 Base = declarative_base()
 
@@ -169,6 +172,10 @@ class HandoffStore:
         kwargs = {"future": True, "pool_pre_ping": True}
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            # WAL, and connections kept open: SQLAlchemy 1.4 opens the file anew for every
+            # session otherwise, and WAL checkpoints when the last connection closes
+            use_wal_for_sqlite()
+            kwargs.update(poolclass=QueuePool, pool_size=4, max_overflow=8, connect_args={"check_same_thread": False})
         self.engine: Engine = create_engine(url, **kwargs)
         self._sessions = sessionmaker(self.engine, future=True, expire_on_commit=False)
         Base.metadata.create_all(self.engine)
