@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import time
@@ -147,6 +148,7 @@ class ModelWatcher:
                              "answering", self.model_path, type(error).__name__, error)
             return False
         self.app.ctx.agent = agent_for(processor, current)
+        freeze_loaded_objects()
         logger.info("Model reloaded: %s (%.1f s)", self.model_path, time.monotonic() - started)
         return True
 
@@ -178,6 +180,16 @@ def watcher_for(app: Sanic, interval: float) -> Optional[ModelWatcher]:
     return ModelWatcher(app, model_path, interval)
 
 
+def freeze_loaded_objects() -> None:
+    """Keep the loaded model out of the garbage collector's full collections (gc.freeze).
+
+    A model is millions of long-lived objects (the domain, spaCy's vocabulary, the
+    classifiers); every full collection walked all of them while messages waited.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def watch_model_file(blueprint: Blueprint) -> None:
     """Run a ModelWatcher while the server runs (started after Rasa has loaded its model)."""
 
@@ -185,6 +197,7 @@ def watch_model_file(blueprint: Blueprint) -> None:
     async def start_model_watcher(app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:
         # the root logger shows warnings only: log at the level `rasa run` gives Rasa's own logs
         logger.setLevel(logging.getLogger("rasa").getEffectiveLevel())
+        freeze_loaded_objects()
         watcher = watcher_for(app, watch_interval())
         if watcher is not None:
             app.ctx.model_watcher_task = asyncio.create_task(watcher.run(), name="model-watcher")
