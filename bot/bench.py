@@ -55,6 +55,12 @@ MESSAGES = [
 # Messages per simulated conversation: a closed loop would otherwise grow one conversation
 # to hundreds of turns, and Rasa reads and writes a conversation's whole history per message.
 CONVERSATION_LENGTH = 10
+# Socket.IO load: websocket clients from Node's socket.io-client when node and npm are there
+# (python-engineio's websocket client needs a newer aiohttp than Rasa 3.6 pins), else
+# python-socketio clients over long-polling, which add latency of their own at 200 clients
+SIO_SCRIPT = PROJECT_ROOT / "scripts" / "sio-load.js"
+SIO_CLIENT = BUILD / "sio-client"
+SIO_CLIENT_PACKAGE = "socket.io-client@4.8.1"
 STOCK_CREDENTIALS = "rest:\nsocketio:\n  user_message_evt: user_uttered\n  bot_message_evt: bot_uttered\n" \
                     "  session_persistence: false\n"
 
@@ -325,6 +331,38 @@ async def socket_conversation(url: str, ours: bool, stop_at: float, tally: Tally
     await client.disconnect()
 
 
+def websocket_client() -> Optional[Path]:
+    """The node_modules folder of the websocket load driver (installed once), or None."""
+    modules = SIO_CLIENT / "node_modules"
+    if (modules / "socket.io-client").exists():
+        return modules
+    if not (shutil.which("node") and shutil.which("npm")):
+        return None
+    log(f"  installing {SIO_CLIENT_PACKAGE} for the websocket load driver (once)...")
+    done = subprocess.run(["npm", "install", "--prefix", str(SIO_CLIENT), "--no-audit", "--no-fund",
+                           SIO_CLIENT_PACKAGE], capture_output=True, text=True)
+    if done.returncode != 0:
+        log(f"  npm install failed, Socket.IO falls back to long-polling: {done.stderr.strip()[-300:]}")
+        return None
+    return modules
+
+
+async def websocket_load(modules: Path, url: str, ours: bool, conversations: int, seconds: float,
+                         pace: Optional[float]) -> Dict[str, Any]:
+    config = {"url": url, "ours": ours, "conversations": conversations, "seconds": seconds, "pace": pace or 0,
+              "length": CONVERSATION_LENGTH, "messages": MESSAGES}
+    process = await asyncio.create_subprocess_exec(
+        "node", str(SIO_SCRIPT), json.dumps(config), stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env={**os.environ, "NODE_PATH": str(modules)})
+    out, err = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"the websocket load driver failed: {err.decode()[-500:]}")
+    result = json.loads(out)
+    latencies = [ms / 1000 for ms in result["latencies_ms"]]
+    return {**percentiles(latencies), "throughput_per_s": round(len(latencies) / result["elapsed_s"], 1),
+            "errors": result["errors"], "lost": result["lost"], "client": "websocket (node socket.io-client)"}
+
+
 async def run_load(url: str, channel: str, ours: bool, conversations: int, seconds: float,
                    pace: Optional[float] = None) -> Dict[str, Any]:
     import aiohttp
@@ -339,11 +377,15 @@ async def run_load(url: str, channel: str, ours: bool, conversations: int, secon
             await asyncio.gather(*(rest_conversation(session, url, stop_at, tally, pace, spread * i / conversations)
                                    for i in range(conversations)))
     else:
+        modules = websocket_client()
+        if modules is not None:
+            return await websocket_load(modules, url, ours, conversations, seconds, pace)
         await asyncio.gather(*(socket_conversation(url, ours, stop_at, tally, pace, spread * i / conversations)
                                for i in range(conversations)))
     elapsed = time.monotonic() - started
     return {**percentiles(tally.latencies), "throughput_per_s": round(len(tally.latencies) / elapsed, 1),
-            "errors": tally.errors, "lost": tally.lost}
+            "errors": tally.errors, "lost": tally.lost,
+            **({} if channel == "rest" else {"client": "long-polling (python-socketio)"})}
 
 
 def measure_stack(name: str, model: Path, credentials: Path, ours: bool, quick: bool) -> Dict[str, Any]:
