@@ -3,7 +3,7 @@
 Rasa's own ``SQLTrackerStore`` opens SQLite with SQLAlchemy 1.4's default pool for files,
 which is no pool: every load and save of a conversation opens the database file again,
 and in WAL mode closing the last connection also checkpoints the log. This store keeps a
-few connections open and uses the settings of bot/sqlite.py. On PostgreSQL it is Rasa's
+few connections open in WAL mode with synchronous=NORMAL (bot/sqlite.py). On PostgreSQL it is Rasa's
 store unchanged (Rasa pools those connections itself).
 
 endpoints.yml:  tracker_store: {type: bot.tracker_store.HelplineTrackerStore, url: ...}
@@ -15,18 +15,30 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
-from sqlalchemy.pool import QueuePool
 
-from bot.sqlite import use_wal_for_sqlite
+from bot.sqlite import is_sqlite_file, sqlite_engine
 
 
 class HelplineTrackerStore(SQLTrackerStore):
     def __init__(self, domain: Optional[Domain] = None, host: Optional[str] = None, **kwargs: Any) -> None:
         super().__init__(domain=domain, host=host, **kwargs)
-        url = self.engine.url
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            use_wal_for_sqlite()
+        if is_sqlite_file(self.engine.url):
+            url = self.engine.url
             self.engine.dispose()
-            self.engine = sa.create_engine(url, poolclass=QueuePool, pool_size=4, max_overflow=8,
-                                           connect_args={"check_same_thread": False})
+            # conversation history: a power cut may lose the last commits (bot/sqlite.py)
+            self.engine = sqlite_engine(url, synchronous="NORMAL")
             self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+
+
+def persistence_problem(agent: Any) -> Optional[str]:
+    """Why conversations would be lost on a restart, or None when they are kept in SQL.
+
+    Rasa falls back to keeping conversations in memory, logging one warning, when the
+    configured store cannot be imported or created; the health route reports it.
+    """
+    store = getattr(agent, "tracker_store", None)
+    store = getattr(store, "_tracker_store", store)  # Rasa wraps stores in AwaitableTrackerStore
+    if isinstance(store, SQLTrackerStore):
+        return None
+    kind = type(store).__name__ if store is not None else "no tracker store"
+    return f"conversations are kept by {kind}, not in the SQL database: they are lost on a restart (see endpoints.yml)"

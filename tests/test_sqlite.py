@@ -7,8 +7,16 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.pool import QueuePool
 
+from bot import PROJECT_ROOT
 from bot.handoff.store import HandoffStore
-from bot.tracker_store import HelplineTrackerStore
+from bot.tracker_store import HelplineTrackerStore, persistence_problem
+
+NORMAL, FULL = 1, 2  # PRAGMA synchronous values
+
+
+def synchronous(engine):
+    with engine.connect() as connection:
+        return connection.exec_driver_sql("pragma synchronous").scalar()
 
 
 def journal_mode(path):
@@ -20,6 +28,7 @@ def test_tracker_store_on_sqlite_is_pooled_in_wal_mode_and_keeps_the_conversatio
     path = tmp_path / "tracker.db"
     store = HelplineTrackerStore(domain=Domain.empty(), host=f"sqlite:///{path}")
     assert isinstance(store.engine.pool, QueuePool)
+    assert synchronous(store.engine) == NORMAL
     tracker = DialogueStateTracker.from_events("visitor-1", [
         ActionExecuted("action_listen"), UserUttered("hi", {"name": "greet", "confidence": 0.9}),
         BotUttered("Hello"), ActionExecuted("action_listen")])
@@ -35,4 +44,23 @@ def test_handoff_store_on_sqlite_is_pooled_in_wal_mode(tmp_path):
     store.request_handoff("visitor-1", reason="asked for a person")
     assert isinstance(store.engine.pool, QueuePool)
     assert journal_mode(path) == "wal"
+    assert synchronous(store.engine) == FULL, "a handoff or callback request must survive a power cut"
     assert HandoffStore(f"sqlite:///{path}").open_handoff("visitor-1") is not None
+
+
+def test_endpoints_yml_gives_rasa_the_sql_tracker_store(tmp_path, monkeypatch):
+    """Rasa keeps conversations in memory, with one warning, when the configured class cannot
+    be imported or created: the configuration must resolve to the SQL store."""
+    from rasa.core.agent import Agent
+    from rasa.core.tracker_store import InMemoryTrackerStore, TrackerStore
+    from rasa.utils.endpoints import read_endpoint_config
+
+    monkeypatch.setenv("HELPLINE_TRACKER_URL", f"sqlite:///{tmp_path / 'tracker.db'}")
+    monkeypatch.setenv("HELPLINE_ACTION_ENDPOINT", "http://127.0.0.1:5055/webhook")  # endpoints.yml needs it
+    config = read_endpoint_config(str(PROJECT_ROOT / "endpoints.yml"), "tracker_store")
+    store = TrackerStore.create(config, Domain.empty())
+    assert isinstance(getattr(store, "_tracker_store", store), HelplineTrackerStore)
+    agent = Agent(domain=Domain.empty(), tracker_store=store)
+    assert persistence_problem(agent) is None
+    fallback = Agent(domain=Domain.empty(), tracker_store=InMemoryTrackerStore(Domain.empty()))
+    assert "InMemoryTrackerStore" in persistence_problem(fallback)

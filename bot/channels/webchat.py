@@ -33,6 +33,7 @@ from bot.channels.model_reload import watch_model_file
 from bot.channels.session_ids import SessionSigner
 from bot.handoff.live import CANCEL_PAYLOAD, LiveHub
 from bot.handoff.store import HandoffConflict, HandoffStore, Status
+from bot.tracker_store import persistence_problem
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -161,8 +162,17 @@ class WebChatInput(InputChannel):
         watch_model_file(blueprint)  # a newly trained model goes live without a restart
 
         @blueprint.route("/", methods=["GET"])
-        async def health(_request):
+        async def health(request):
+            problem = persistence_problem(getattr(request.app.ctx, "agent", None))
+            if problem:
+                return response.json({"status": "degraded", "problems": [problem]}, status=503)
             return response.json({"status": "ok"})
+
+        @blueprint.listener("after_server_start")
+        async def report_persistence(app: Sanic, _loop) -> None:
+            problem = persistence_problem(getattr(app.ctx, "agent", None))
+            if problem:
+                logger.error("Helpline Assistant is degraded: %s", problem)
 
         @sio.on("connect")
         async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:

@@ -33,9 +33,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
-from sqlalchemy.pool import QueuePool
 
-from bot.sqlite import use_wal_for_sqlite
+from bot.sqlite import is_sqlite_file, sqlite_engine
 
 Base = declarative_base()
 
@@ -169,14 +168,12 @@ class HandoffStore:
 
     def __init__(self, url: str) -> None:
         parsed = make_url(url)
-        kwargs = {"future": True, "pool_pre_ping": True}
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if is_sqlite_file(parsed):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            # WAL, and connections kept open: SQLAlchemy 1.4 opens the file anew for every
-            # session otherwise, and WAL checkpoints when the last connection closes
-            use_wal_for_sqlite()
-            kwargs.update(poolclass=QueuePool, pool_size=4, max_overflow=8, connect_args={"check_same_thread": False})
-        self.engine: Engine = create_engine(url, **kwargs)
+            # pooled, WAL, every commit synced: a request must survive a power cut (bot/sqlite.py)
+            self.engine: Engine = sqlite_engine(parsed, synchronous="FULL", future=True)
+        else:
+            self.engine = create_engine(url, future=True, pool_pre_ping=True)
         self._sessions = sessionmaker(self.engine, future=True, expire_on_commit=False)
         Base.metadata.create_all(self.engine)
 
