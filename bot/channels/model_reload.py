@@ -186,6 +186,7 @@ def freeze_loaded_objects() -> None:
     A model is millions of long-lived objects (the domain, spaCy's vocabulary, the
     classifiers); every full collection walked all of them while messages waited.
     """
+    gc.unfreeze()  # after a reload, the previous model's objects become collectable again
     gc.collect()
     gc.freeze()
 
