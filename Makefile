@@ -30,7 +30,7 @@ install: $(STAMP) ## create .venv with Python 3.10 and install requirements.lock
 nlp: install ## build the project's spaCy pipeline (only when the lexicon or code changed)
 	@$(PY) -m bot.nlp build $(SPACY_DIR)
 
-train: nlp ## train the Rasa model (only when data, domain or config changed)
+train: content-check ## train the Rasa model (only when data, domain or config changed; content errors stop it)
 	@$(PY) -m bot.train
 
 run: train ## install, build, train as needed, then start Rasa (5005) and the action server (5055)
@@ -45,10 +45,9 @@ test-unit: nlp ## unit tests: crisis rules, actions, handoff store, components
 test-conversations: train ## conversation tests: every topic, every tier, repeated questions, crisis in forms
 	@$(PY) -m bot.conversation_tests
 
-test: train ## everything: validation, content checks, conversation tests, unit, end-to-end and browser tests, NLU gate
+test: train ## everything: content checks, validation, conversation tests, unit, end-to-end and browser tests, NLU gate
 	@scripts/ensure-chromium
 	@$(PY) -m bot.validate
-	@$(PY) -m bot.content_check
 	@$(PY) -m bot.conversation_tests
 	$(PY) -m pytest tests -q -rs
 	@$(PY) -m bot.nlu_report --gate

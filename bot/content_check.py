@@ -34,15 +34,17 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 import yaml
 
 from bot import PROJECT_ROOT
+from bot.crisis.detector import TIERS
 
 RETRIEVAL_PREFIX = "faq/"
 ANSWER_PREFIX = "utter_faq/"
-TIERS = ("emergency", "suicide", "medical")
 # a reply must offer one of these: a person, a line or a place to turn to
 PLACES_TO_TURN = ("prescriber", "doctor", "pharmacist", "911", "988", "1-800", "talk to a person",
                   "our team", "helpline", "findtreatment.gov")
 # the lines each crisis reply must carry: the first one, then others anywhere in the list
-ESCALATING = {f"utter_crisis_{tier}" for tier in TIERS}  # these must escalate; others may (utter_crisis_*)
+# the replies that escalate (the widget's emergency bar and the handoff), with their tier; no other may
+ESCALATING = {"utter_crisis_emergency": "emergency", "utter_crisis_suicide": "suicide",
+              "utter_crisis_medical": "medical", "utter_crisis_not_safe": "suicide"}
 CRISIS_LINES = {"emergency": ("911", {"1-800-222-1222"}), "suicide": ("988", {"911"}), "medical": ("911", set())}
 SUICIDE_WORDS = re.compile(r"\bsuicid\w*|\bkill(ing)? (yourself|myself|themselves)|\bend (your|my|their) life|"
                            r"\bself-harm|\bhurt(ing)? (yourself|myself|themselves)", re.IGNORECASE)
@@ -105,6 +107,7 @@ class Response:
     custom: Dict[str, Any]
     metadata: Dict[str, Any]
     where: Where
+    variant: Dict[str, Any]  # the whole response variant as written
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,7 @@ def read_responses(domain_dir: Path) -> List[Response]:
             for variant, node in zip(variants, value_node.value if isinstance(value_node, yaml.SequenceNode) else []):
                 variant = variant if isinstance(variant, dict) else {}
                 responses.append(Response(key_node.value, str(variant.get("text") or ""), variant.get("custom") or {},
-                                          variant.get("metadata") or {}, Where(path, _line(node))))
+                                          variant.get("metadata") or {}, Where(path, _line(node)), variant))
     return responses
 
 
@@ -201,6 +204,15 @@ def rule_lines(path: Path) -> Dict[str, int]:
     nodes = _get(root, "rules")
     return {str(rule.get("id")): _line(node)
             for rule, node in zip((data or {}).get("rules") or [], nodes.value if nodes is not None else [])}
+
+
+POLICY_KEYS = {
+    "examples": ["min_per_intent", "near_duplicate_similarity"],
+    "answers": ["review_max_age_days", "readability_max_grade", "min_sentences", "max_sentences"],
+    "crisis": ["min_examples_per_rule"],
+    "nlu": ["intent_f1_weighted_min", "intent_f1_each_min", "faq_topic_accuracy_min"],
+    "forbidden_claims": [],
+}
 
 
 @dataclass
@@ -230,7 +242,14 @@ class Project:
 
     def read_policy(self) -> Dict[str, Any]:
         data, _ = _read_yaml(self.policy)
-        return data or {}
+        data = data if isinstance(data, dict) else {}
+        missing = [f"{section}.{key}" if key else section for section, keys in POLICY_KEYS.items()
+                   for key in (keys or [None])
+                   if not isinstance(data.get(section), (dict, list)) or (key and key not in data[section])]
+        if missing or not data.get("forbidden_claims"):
+            raise ContentError(error(Where(self.policy, 0), f"missing settings: {', '.join(missing or ['forbidden_claims'])}",
+                                     "restore them from the project's history (git log -p data/quality.yml)"))
+        return data
 
 
 # -- the checks --------------------------------------------------------------------------------
@@ -389,29 +408,38 @@ def check_safe_messaging(responses: List[Response]) -> List[Problem]:
         escalation = response.custom.get("escalation")
         if name in ESCALATING or escalation is not None:
             problems += _check_escalation(response, escalation)
+        elif _has_key(response.variant, "escalation"):
+            problems.append(error(where, f"'{name}' has an 'escalation' key outside custom.escalation",
+                                  "only the crisis replies escalate; remove the key"))
     names = {r.name for r in responses}
-    for tier in TIERS:
-        if f"utter_crisis_{tier}" not in names and responses:
-            problems.append(error(Where(responses[0].where.path.parent, 0), f"no crisis reply 'utter_crisis_{tier}'",
-                                  "every crisis tier needs its reply in domain/crisis.yml"))
+    for name in sorted(set(ESCALATING) - names):
+        if responses:
+            problems.append(error(Where(responses[0].where.path.parent, 0), f"no crisis reply '{name}'",
+                                  "the crisis replies live in domain/crisis.yml; restore it"))
     return problems
+
+
+def _has_key(value: Any, key: str) -> bool:
+    if isinstance(value, dict):
+        return key in value or any(_has_key(v, key) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_key(v, key) for v in value)
+    return False
 
 
 def _check_escalation(response: Response, escalation: Any) -> List[Problem]:
     where, name = response.where, response.name
     fix = ("give it  custom: {escalation: {tier: <emergency|suicide|medical>, lines: [{name, phone, sms, url}, ...]}}"
            " as in domain/crisis.yml")
-    if not name.startswith("utter_crisis_"):
+    if name not in ESCALATING:
         return [error(where, f"'{name}' carries an escalation payload but is not a crisis reply",
-                      "only utter_crisis_* replies may escalate; remove the payload")]
+                      f"only {', '.join(sorted(ESCALATING))} escalate; remove the payload")]
     if not isinstance(escalation, dict):
         return [error(where, f"crisis reply '{name}' has no escalation payload", fix)]
     problems: List[Problem] = []
     tier, lines = escalation.get("tier"), escalation.get("lines")
-    suffix = name[len("utter_crisis_"):]
-    if tier not in TIERS or (suffix in TIERS and tier != suffix):
-        problems.append(error(where, f"crisis reply '{name}' has the tier {tier!r}",
-                              f"use {suffix!r}" if suffix in TIERS else f"use one of {', '.join(TIERS)}"))
+    if tier != ESCALATING[name]:
+        problems.append(error(where, f"crisis reply '{name}' has the tier {tier!r}", f"use {ESCALATING[name]!r}"))
     if not response.text:
         problems.append(error(where, f"crisis reply '{name}' has no text", "the lines go with a text that says what to do"))
     if not isinstance(lines, list) or not lines:
@@ -432,13 +460,13 @@ def _check_escalation(response: Response, escalation: Any) -> List[Problem]:
     return problems
 
 
-def check_crisis(labelled: List[Labelled], rule_at: Dict[str, int], patterns: Path, policy: Dict[str, Any],
-                 detector=None) -> List[Problem]:
+def check_crisis(labelled: List[Labelled], rule_at: Dict[str, int], patterns: Path,
+                 policy: Dict[str, Any]) -> List[Problem]:
     from bot.crisis import CrisisDetector, PatternError
     from bot.nlp import shared_pipeline
 
     try:
-        detector = detector or CrisisDetector(shared_pipeline(), patterns)
+        detector = CrisisDetector(shared_pipeline(), patterns)
     except PatternError as exc:
         return [error(Where(patterns, 0), str(exc), "fix the rule named in the message")]
     rank = {tier: i for i, tier in enumerate(TIERS)}
@@ -461,6 +489,9 @@ def check_crisis(labelled: List[Labelled], rule_at: Dict[str, int], patterns: Pa
         elif rank[result.tier] > rank[item.tier]:
             problems.append(error(item.where, f"\"{item.text}\" escalates as {result.tier}, below its tier {item.tier}",
                                   f"add a phrase to a {item.tier} rule in data/crisis/patterns.yml"))
+        elif not result.triggers:
+            problems.append(error(item.where, f"\"{item.text}\" escalates without naming what triggered it",
+                                  "staff see the trigger words: check the rule in data/crisis/patterns.yml"))
     minimum = int(policy["min_examples_per_rule"])
     for rule, count in sorted(caught_by.items()):
         if count < minimum and rule in rule_at:
@@ -485,7 +516,7 @@ def run_checks(project: Project, today: Optional[dt.date] = None) -> List[Proble
     problems = (
         check_examples(examples, policy["examples"])
         + check_topics(examples, responses, project.domain_dir)
-        + check_answers(responses, policy["answers"], policy.get("forbidden_claims") or [], today)
+        + check_answers(responses, policy["answers"], policy["forbidden_claims"], today)
         + check_safe_messaging(responses)
         + check_crisis(labelled, rules, project.patterns, policy["crisis"])
     )

@@ -22,6 +22,7 @@ import html
 import json
 import os
 import random
+import shutil
 import sys
 import time
 import warnings
@@ -197,7 +198,8 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     started = time.monotonic()
     print(f"Cross-validating intents and FAQ topics ({args.folds} folds, about 2 minutes)...", flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(args.out, ignore_errors=True)  # never score this run with an earlier run's files
+    args.out.mkdir(parents=True)
     cross_validate(args.out, args.folds)
     intents = _load(args.out / "intent_report.json")
     if not intents:

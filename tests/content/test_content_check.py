@@ -259,3 +259,34 @@ def test_command_exit_codes(project, capsys):
     out = capsys.readouterr().out
     assert re.search(r"domain/faq\.yml:\d+: error: 'utter_faq/naloxone' has no Source line\n    -> ", out)
     assert "1 error(s)" in out
+
+
+def test_the_not_safe_reply_must_escalate_as_suicide(project):
+    path = project.domain_dir / "crisis.yml"
+    text = path.read_text()
+    start = text.index("  utter_crisis_not_safe:")
+    at = text.index("      escalation:", start)
+    path.write_text(text[:at] + "      escalated:" + text[at + len("      escalation:"):])
+    only(safe(project), r"crisis reply 'utter_crisis_not_safe' has no escalation payload")
+
+
+def test_an_escalation_key_anywhere_else_is_an_error(project):
+    edit(project.domain_dir / "faq.yml", '    metadata: {reviewed: "2026-11-22"}\n',
+         '    metadata: {reviewed: "2026-11-22", escalation: {tier: suicide}}\n')
+    only(safe(project), r"'utter_faq/what_is' has an 'escalation' key outside custom.escalation")
+
+
+@pytest.mark.parametrize("old, new", [
+    ("  min_per_intent: 12\n", ""),
+    ("forbidden_claims:", "claims_we_forbid:"),
+])
+def test_missing_settings_are_one_clear_error(project, old, new):
+    edit(project.policy, old, new)
+    [problem] = run_checks(project, TODAY)
+    assert problem.where.path == project.policy and "missing settings" in problem.message
+
+
+def test_the_seed_pages_wrong_claims_stay_forbidden():
+    patterns = {claim["pattern"] for claim in Project().read_policy()["forbidden_claims"]}
+    assert {"birth defects", "1,219", "7,161", "four hours", "intermediate-acting", "1975", "brain damage",
+            "organ failure", "heart failure", "no more than (two|four) weeks", "less than two weeks"} <= patterns
