@@ -17,7 +17,12 @@ async function visitor(index) {
   const socket = io(cfg.url, { path: "/socket.io", transports: ["websocket"], reconnection: false, timeout: 30000 });
   let waiter = null;
   let confirmed = null;
-  socket.on("bot_uttered", () => { const now = performance.now(); if (waiter) { const w = waiter; waiter = null; w(now); } });
+  let lastReply = 0;
+  socket.on("bot_uttered", () => {
+    const now = performance.now();
+    lastReply = now;
+    if (waiter) { const w = waiter; waiter = null; w(now); }
+  });
   socket.on("session_confirm", () => { if (confirmed) { const c = confirmed; confirmed = null; c(); } });
   const session = () => new Promise((resolve, reject) => {
     confirmed = resolve;
@@ -41,8 +46,9 @@ async function visitor(index) {
     const got = await Promise.race([reply, sleep(30000).then(() => null)]);
     if (got === null) { waiter = null; lost++; continue; }
     latencies.push(got - sent);
-    await sleep(50); // the rest of a multi-part answer
-    waiter = null;
+    // the rest of a multi-part answer: wait until 50 ms pass without a message, so a late
+    // part is never taken for the reply to the next question
+    do { await sleep(50); } while (performance.now() - lastReply < 50);
     if (cfg.pace) await sleep(Math.max(0, cfg.pace * 1000 - (performance.now() - sent)));
   }
   socket.close();
