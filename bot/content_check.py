@@ -141,6 +141,18 @@ def _read_yaml(path: Path) -> Tuple[Any, Optional[yaml.Node]]:
         raise ContentError(error(Where(path, 0), f"cannot read the file: {exc}", "check that it is a UTF-8 text file"))
 
 
+def _read_mapping(path: Path, key: str) -> Tuple[Dict[str, Any], Optional[yaml.Node]]:
+    """A YAML file whose top level is a mapping (holding ``key``): its data and node tree."""
+    data, root = _read_yaml(path)
+    if data is None:
+        return {}, root
+    if not isinstance(data, dict):
+        raise ContentError(error(Where(path, 1), f"expected '{key}:' at the top of the file, not a {type(data).__name__}",
+                                 "compare the file with its neighbours: it starts with  version: \"3.1\"  and  "
+                                 f"{key}:"))
+    return data, root
+
+
 def _get(node: Optional[yaml.Node], key: str) -> Optional[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
         for key_node, value in node.value:
@@ -161,8 +173,8 @@ def plain_example(text: str) -> str:
 def read_examples(nlu_dir: Path) -> List[Example]:
     examples: List[Example] = []
     for path in sorted(nlu_dir.glob("*.yml")):
-        data, root = _read_yaml(path)
-        items = (data or {}).get("nlu") or []
+        data, root = _read_mapping(path, "nlu")
+        items = data.get("nlu") or []
         nodes = _get(root, "nlu")
         for item, node in zip(items, nodes.value if nodes is not None else []):
             if not isinstance(item, dict) or "intent" not in item:
@@ -180,8 +192,8 @@ def read_examples(nlu_dir: Path) -> List[Example]:
 def read_responses(domain_dir: Path) -> List[Response]:
     responses: List[Response] = []
     for path in sorted(domain_dir.glob("*.yml")):
-        data, root = _read_yaml(path)
-        section, nodes = (data or {}).get("responses") or {}, _get(root, "responses")
+        data, root = _read_mapping(path, "responses")
+        section, nodes = data.get("responses") or {}, _get(root, "responses")
         for key_node, value_node in (nodes.value if nodes is not None else []):
             variants = section.get(key_node.value) or []
             for variant, node in zip(variants, value_node.value if isinstance(value_node, yaml.SequenceNode) else []):
@@ -192,18 +204,23 @@ def read_responses(domain_dir: Path) -> List[Response]:
 
 
 def read_labelled(path: Path) -> List[Labelled]:
-    data, root = _read_yaml(path)
+    data, root = _read_mapping(path, "items")
     nodes = _get(root, "items")
-    return [Labelled(str(item.get("text", "")), str(item.get("tier", "")), Where(path, _line(node)))
-            for item, node in zip((data or {}).get("items") or [], nodes.value if nodes is not None else [])]
+    labelled = []
+    for item, node in zip(data.get("items") or [], nodes.value if nodes is not None else []):
+        if not isinstance(item, dict):
+            raise ContentError(error(Where(path, _line(node)), f"not a labelled message: {item!r}",
+                                     'write it as  - {text: "the message", tier: emergency|suicide|medical|none}'))
+        labelled.append(Labelled(str(item.get("text", "")), str(item.get("tier", "")), Where(path, _line(node))))
+    return labelled
 
 
 def rule_lines(path: Path) -> Dict[str, int]:
     """Crisis rule id -> line of the rule in the patterns file."""
-    data, root = _read_yaml(path)
+    data, root = _read_mapping(path, "rules")
     nodes = _get(root, "rules")
-    return {str(rule.get("id")): _line(node)
-            for rule, node in zip((data or {}).get("rules") or [], nodes.value if nodes is not None else [])}
+    return {str(rule.get("id")): _line(node) if isinstance(rule, dict) else 0
+            for rule, node in zip(data.get("rules") or [], nodes.value if nodes is not None else [])}
 
 
 POLICY_KEYS = {

@@ -290,3 +290,13 @@ def test_the_seed_pages_wrong_claims_stay_forbidden():
     patterns = {claim["pattern"] for claim in Project().read_policy()["forbidden_claims"]}
     assert {"birth defects", "1,219", "7,161", "four hours", "intermediate-acting", "1975", "brain damage",
             "organ failure", "heart failure", "no more than (two|four) weeks", "less than two weeks"} <= patterns
+
+
+@pytest.mark.parametrize("relative, text, pattern", [
+    ("data/nlu/core.yml", "- just a list\n- of lines\n", r"expected 'nlu:' at the top of the file"),
+    ("tests/crisis/labelled.yml", "items:\n- just a string\n", r"not a labelled message: 'just a string'"),
+])
+def test_a_file_of_the_wrong_shape_is_one_clear_error(project, relative, text, pattern):
+    (project.root / relative).write_text(text)
+    [problem] = run_checks(project, TODAY)
+    assert problem.where.path == project.root / relative and re.search(pattern, problem.message)
