@@ -13,8 +13,11 @@ import asyncio
 import logging
 import re
 from typing import Any, Dict, List, Optional
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from bot.handoff.store import HandoffRequest, HandoffStore, StaffUser, Status, TranscriptMessage
+from bot.sqlite import is_sqlite_file
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +59,16 @@ class LiveHub:
     def __init__(self, store: HandoffStore, sio) -> None:
         self.store = store
         self.sio = sio
+        # SQLite takes one writer at a time, and a waiting writer sleeps in growing steps
+        # (up to 100 ms): one database thread queues the calls instead (bot/sqlite.py)
+        self._executor = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="helpline-db")
+                          if is_sqlite_file(store.engine.url) else None)
 
     async def db(self, function, *args, **kwargs):
         """Run a blocking database call off the event loop."""
-        return await asyncio.to_thread(function, *args, **kwargs)
+        if self._executor is None:
+            return await asyncio.to_thread(function, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, partial(function, *args, **kwargs))
 
     # -- transcript -------------------------------------------------------------
 
