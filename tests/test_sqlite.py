@@ -1,5 +1,4 @@
 """SQLite for the embedded default: WAL, pooled connections, conversations kept (bot/sqlite.py)."""
-import asyncio
 import sqlite3
 
 from rasa.shared.core.domain import Domain
@@ -24,7 +23,7 @@ def journal_mode(path):
         return connection.execute("pragma journal_mode").fetchone()[0]
 
 
-def test_tracker_store_on_sqlite_is_pooled_in_wal_mode_and_keeps_the_conversation(tmp_path):
+async def test_tracker_store_on_sqlite_is_pooled_in_wal_mode_and_keeps_the_conversation(tmp_path):
     path = tmp_path / "tracker.db"
     store = HelplineTrackerStore(domain=Domain.empty(), host=f"sqlite:///{path}")
     assert isinstance(store.engine.pool, QueuePool)
@@ -32,9 +31,9 @@ def test_tracker_store_on_sqlite_is_pooled_in_wal_mode_and_keeps_the_conversatio
     tracker = DialogueStateTracker.from_events("visitor-1", [
         ActionExecuted("action_listen"), UserUttered("hi", {"name": "greet", "confidence": 0.9}),
         BotUttered("Hello"), ActionExecuted("action_listen")])
-    asyncio.run(store.save(tracker))
+    await store.save(tracker)
     assert journal_mode(path) == "wal"
-    again = asyncio.run(HelplineTrackerStore(domain=Domain.empty(), host=f"sqlite:///{path}").retrieve("visitor-1"))
+    again = await HelplineTrackerStore(domain=Domain.empty(), host=f"sqlite:///{path}").retrieve("visitor-1")
     assert [e.text for e in again.events if isinstance(e, (UserUttered, BotUttered))] == ["hi", "Hello"]
 
 
