@@ -5,8 +5,10 @@
 
 "Stock" is the same domain, data, rules and stories trained with Rasa's default
 ``config.yml`` (what ``rasa init`` produces: DIET, ResponseSelector, TED,
-UnexpecTED), served the same way (same action server, tracker store and machine).
-The two are measured one after the other, never at the same time.
+UnexpecTED), served the same way (same action server, SQLite database and machine),
+except that stock keeps conversations in Rasa's own SQL tracker store and talks to
+Socket.IO through Rasa's socketio channel. The two are measured one after the other,
+never at the same time.
 
 For each: reply latency over REST and Socket.IO (p50/p95/p99) for 1, 10 and 50
 conversations sending back to back (each simulated visitor sends 10 messages, then the next
@@ -61,6 +63,9 @@ CONVERSATION_LENGTH = 10
 SIO_SCRIPT = PROJECT_ROOT / "scripts" / "sio-load.js"
 SIO_CLIENT = BUILD / "sio-client"
 SIO_CLIENT_PACKAGE = "socket.io-client@4.8.1"
+# stock Rasa keeps conversations in Rasa's own SQL tracker store (ours: bot/tracker_store.py)
+STOCK_ENDPOINTS = "action_endpoint:\n  url: ${HELPLINE_ACTION_ENDPOINT}\ntracker_store:\n  type: SQL\n" \
+                  "  url: ${HELPLINE_TRACKER_URL}\n"
 STOCK_CREDENTIALS = "rest:\nsocketio:\n  user_message_evt: user_uttered\n  bot_message_evt: bot_uttered\n" \
                     "  session_persistence: false\n"
 
@@ -172,8 +177,9 @@ def rss_mb(pid: int) -> Dict[str, float]:
 class Stack:
     """The action server and one Rasa server with a given model and channels."""
 
-    def __init__(self, model: Path, credentials: Path, workdir: Path) -> None:
-        self.model, self.credentials, self.workdir = model, credentials, workdir
+    def __init__(self, model: Path, credentials: Path, workdir: Path,
+                 endpoints: Path = PROJECT_ROOT / "endpoints.yml") -> None:
+        self.model, self.credentials, self.workdir, self.endpoints = model, credentials, workdir, endpoints
         self.port, self.actions_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.processes: List[subprocess.Popen] = []
@@ -194,7 +200,7 @@ class Stack:
 
     def start(self) -> float:
         """Start both; the cold start is from starting Rasa to its first reply."""
-        actions, rasa = commands(self.port, self.actions_port, self.model, str(self.credentials))
+        actions, rasa = commands(self.port, self.actions_port, self.model, str(self.credentials), str(self.endpoints))
         self.actions = self._spawn(actions, "actions")
         if not wait_until_up(f"http://127.0.0.1:{self.actions_port}/health", self.processes, 120):
             raise RuntimeError("the action server did not start: see build/bench/run-*/actions.log")
@@ -388,11 +394,12 @@ async def run_load(url: str, channel: str, ours: bool, conversations: int, secon
             **({} if channel == "rest" else {"client": "long-polling (python-socketio)"})}
 
 
-def measure_stack(name: str, model: Path, credentials: Path, ours: bool, quick: bool) -> Dict[str, Any]:
+def measure_stack(name: str, model: Path, credentials: Path, ours: bool, quick: bool,
+                  endpoints: Path = PROJECT_ROOT / "endpoints.yml") -> Dict[str, Any]:
     workdir = BUILD / f"run-{name}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    stack = Stack(model, credentials, workdir)
+    stack = Stack(model, credentials, workdir, endpoints)
     seconds, pace_seconds = (5, 15) if quick else (15, 40)
     result: Dict[str, Any] = {"closed_loop": {}, "chat_pace": {}}
     try:
@@ -526,12 +533,14 @@ def main(argv=None) -> int:
                           "stock": stock_training(args.retrain_stock)}
     stock_credentials = BUILD / "stock-credentials.yml"
     stock_credentials.write_text(STOCK_CREDENTIALS)
+    stock_endpoints = BUILD / "stock-endpoints.yml"
+    stock_endpoints.write_text(STOCK_ENDPOINTS)
 
     log("2/4 This assistant under load")
     report["ours"] = measure_stack("ours", MODEL_PATH, PROJECT_ROOT / "credentials.yml", True, args.quick)
     log("3/4 Stock Rasa under load")
     report["stock"] = measure_stack("stock", Path(report["training"]["stock"]["model"]), stock_credentials, False,
-                                    args.quick)
+                                    args.quick, stock_endpoints)
     log("4/4 Crisis detector")
     report["crisis"] = crisis_timing()
 

@@ -37,12 +37,13 @@ def server_env(actions_port: int) -> Dict[str, str]:
     return env
 
 
-def commands(port: int, actions_port: int, model: Path, credentials: str = "credentials.yml") -> List[List[str]]:
+def commands(port: int, actions_port: int, model: Path, credentials: str = "credentials.yml",
+             endpoints: str = "endpoints.yml") -> List[List[str]]:
     """The action server's command, then the Rasa server's."""
     return [
         [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
         [sys.executable, "-m", "rasa", "run", "--model", str(model), "--port", str(port),
-         "--endpoints", "endpoints.yml", "--credentials", str(credentials)],
+         "--endpoints", str(endpoints), "--credentials", str(credentials)],
     ]
 
 
