@@ -1,4 +1,6 @@
 """SQLite for the embedded default: WAL, pooled connections, conversations kept (bot/sqlite.py)."""
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import sqlite3
 
 from rasa.shared.core.domain import Domain
@@ -13,6 +15,12 @@ from bot.tracker_store import HelplineTrackerStore, persistence_problem
 NORMAL, FULL = 1, 2  # PRAGMA synchronous values
 
 
+def run(coroutine):
+    """Await in a thread of its own: an earlier test in the suite can leave this thread's loop running."""
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
+
+
 def synchronous(engine):
     with engine.connect() as connection:
         return connection.exec_driver_sql("pragma synchronous").scalar()
@@ -23,7 +31,7 @@ def journal_mode(path):
         return connection.execute("pragma journal_mode").fetchone()[0]
 
 
-async def test_tracker_store_on_sqlite_is_pooled_in_wal_mode_and_keeps_the_conversation(tmp_path):
+def test_tracker_store_on_sqlite_is_pooled_in_wal_mode_and_keeps_the_conversation(tmp_path):
     path = tmp_path / "tracker.db"
     store = HelplineTrackerStore(domain=Domain.empty(), host=f"sqlite:///{path}")
     assert isinstance(store.engine.pool, QueuePool)
@@ -31,9 +39,9 @@ async def test_tracker_store_on_sqlite_is_pooled_in_wal_mode_and_keeps_the_conve
     tracker = DialogueStateTracker.from_events("visitor-1", [
         ActionExecuted("action_listen"), UserUttered("hi", {"name": "greet", "confidence": 0.9}),
         BotUttered("Hello"), ActionExecuted("action_listen")])
-    await store.save(tracker)
+    run(store.save(tracker))
     assert journal_mode(path) == "wal"
-    again = await HelplineTrackerStore(domain=Domain.empty(), host=f"sqlite:///{path}").retrieve("visitor-1")
+    again = run(HelplineTrackerStore(domain=Domain.empty(), host=f"sqlite:///{path}").retrieve("visitor-1"))
     assert [e.text for e in again.events if isinstance(e, (UserUttered, BotUttered))] == ["hi", "Hello"]
 
 
