@@ -5,28 +5,21 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List
 
-import yaml
-
 from bot import PROJECT_ROOT
+from bot.content_check import read_examples, read_responses
 
 NLU_DIR = PROJECT_ROOT / "data" / "nlu"
 DOMAIN_DIR = PROJECT_ROOT / "domain"
 RETRIEVAL_INTENT = "faq"
 
 
-def _examples(block: str) -> List[str]:
-    return [line[2:].strip() for line in block.splitlines() if line.startswith("- ")]
-
-
 @lru_cache(maxsize=1)
 def faq_questions(nlu_dir: Path = NLU_DIR) -> Dict[str, List[str]]:
     """topic -> training questions, in file order (the first one is the topic's canonical question)."""
     topics: Dict[str, List[str]] = {}
-    for path in sorted(Path(nlu_dir).glob("*.yml")):
-        for item in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
-            intent = item.get("intent", "")
-            if intent.startswith(f"{RETRIEVAL_INTENT}/"):
-                topics.setdefault(intent.split("/", 1)[1], []).extend(_examples(item.get("examples", "")))
+    for example in read_examples(Path(nlu_dir)):
+        if example.intent.startswith(f"{RETRIEVAL_INTENT}/"):
+            topics.setdefault(example.intent.split("/", 1)[1], []).append(example.text)
     return topics
 
 
@@ -35,11 +28,9 @@ def faq_answers(domain_dir: Path = DOMAIN_DIR) -> Dict[str, List[str]]:
     """topic -> answer texts."""
     answers: Dict[str, List[str]] = {}
     prefix = f"utter_{RETRIEVAL_INTENT}/"
-    for path in sorted(Path(domain_dir).glob("*.yml")):
-        responses = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("responses") or {}
-        for name, variants in responses.items():
-            if name.startswith(prefix):
-                answers[name[len(prefix):]] = [v.get("text", "") for v in variants]
+    for response in read_responses(Path(domain_dir)):
+        if response.name.startswith(prefix):
+            answers.setdefault(response.name[len(prefix):], []).append(response.text)
     return answers
 
 
