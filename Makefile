@@ -12,7 +12,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install nlp train run test test-browser test-unit test-conversations validate content-check nlu-report unanswered crisis-report eval latency bench lock clean
+.PHONY: help install nlp train run test test-browser test-unit test-conversations validate content-check nlu-report unanswered retention crisis-report eval latency bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ nlu-report: nlp ## NLU quality report in results/nlu-report/index.html: F1 per i
 
 unanswered: install ## what visitors asked that the assistant could not answer (DAYS=30): results/unanswered/
 	@$(PY) -m bot.unanswered $(if $(DAYS),--days $(DAYS))
+
+retention: install ## erase conversations idle for DAYS days (default HELPLINE_RETENTION_DAYS or 30); DRY_RUN=1 only counts
+	@$(PY) -m bot.retention $(if $(DAYS),--days $(DAYS)) $(if $(DRY_RUN),--dry-run)
 
 crisis-report: nlp ## crisis detector recall and false-alarm rate on the labelled set
 	@$(PY) -m bot.crisis tests/crisis/labelled.yml
