@@ -19,10 +19,13 @@ protocol of rasa-webchat (``session_request`` / ``session_confirm`` / ``user_utt
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
-from typing import Any, Awaitable, Callable, Dict, Iterable, List, Optional, Text
+from collections import Counter, OrderedDict
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Iterable, List, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, Sanic, response
@@ -33,6 +36,7 @@ from bot.channels.model_reload import watch_model_file
 from bot.channels.session_ids import SessionSigner
 from bot.handoff.live import CANCEL_PAYLOAD, LiveHub
 from bot.handoff.store import HandoffConflict, HandoffStore, Status
+from bot.retention import default_tracker_url, erase_conversation, open_engine
 from bot.tracker_store import persistence_problem
 from bot.settings import Settings
 
@@ -40,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 STATIC = PROJECT_ROOT / "bot" / "web" / "static"
 MAX_MESSAGE_CHARS = 2000
+MAX_ERASED_REMEMBERED = 10000  # deleted conversations whose old session ids get a new conversation
 
 
 class WebChatOutput(OutputChannel):
@@ -129,6 +134,9 @@ class WebChatInput(InputChannel):
         self.hub = LiveHub(self.store, self.sio)
         self.signer = SessionSigner(self.settings.secret_key)
         self.app: Optional[Sanic] = None
+        self._locks: Dict[str, list] = {}  # conversation id -> [asyncio.Lock, users]
+        self._erased: "OrderedDict[str, None]" = OrderedDict()
+        self._tracker_engine = None  # only when the agent has no SQL tracker store of its own
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         return WebChatOutput(self.hub)
@@ -182,7 +190,7 @@ class WebChatInput(InputChannel):
         async def session_request(sid: Text, data: Any) -> None:
             token = data.get("session_id") if isinstance(data, dict) else None
             conversation_id = self.signer.verify(token)
-            if conversation_id is None:  # none, made up or not ours: a new conversation
+            if conversation_id is None or conversation_id in self._erased:  # none, made up, not ours or deleted
                 token = self.signer.issue()
                 conversation_id = self.signer.verify(token)
             await sio.save_session(sid, {"conversation_id": conversation_id})
@@ -223,13 +231,49 @@ class WebChatInput(InputChannel):
             if session.get("conversation_id"):
                 await self.cancel_handoff(session["conversation_id"])
 
+        @sio.on("delete_chat")
+        async def delete_chat(sid: Text, data: Any = None) -> None:
+            # the conversation this connection is bound to, never an id the client sends
+            session = await sio.get_session(sid)
+            conversation_id = session.get("conversation_id")
+            if conversation_id is None:
+                await sio.emit("chat_deleted", {}, room=sid)
+                return
+            try:
+                await self.delete_conversation(conversation_id)
+            except Exception:
+                logger.exception("could not delete a conversation at the visitor's request")
+                await sio.emit("session_error", {
+                    "message": "Sorry, the chat could not be deleted. Please try again in a moment."}, room=sid)
+
         from bot.console.api import register_console_socket
 
         register_console_socket(self)
         return blueprint
 
+    @asynccontextmanager
+    async def _conversation(self, conversation_id: str) -> AsyncIterator[None]:
+        """One message (or a deletion) of a conversation at a time."""
+        entry = self._locks.setdefault(conversation_id, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if not entry[1]:
+                self._locks.pop(conversation_id, None)
+
     async def handle(self, conversation_id: str, text: str, metadata: Dict[str, Any],
                      on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        # a deletion waits for the message being answered, and no message is answered after it:
+        # Rasa saves a tracker it holds in full when its rows are gone, bringing them back
+        async with self._conversation(conversation_id):
+            if conversation_id not in self._erased:
+                await self._handle(conversation_id, text, metadata, on_new_message)
+
+    async def _handle(self, conversation_id: str, text: str, metadata: Dict[str, Any],
+                      on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         hub = self.hub
         await hub.record(conversation_id, "visitor", text)
         request = await hub.db(self.store.open_handoff, conversation_id)
@@ -265,3 +309,51 @@ class WebChatInput(InputChannel):
                                   "OK, you're back with the Helpline Assistant. You can ask for a person again any time.")
         await self.hub.send_handoff_state(conversation_id, {"state": "ended"})
         await self.hub.queue_changed()
+
+    # -- a visitor deletes their chat ---------------------------------------------------
+
+    def _tracker_stores(self) -> List[Any]:
+        """Rasa's tracker store and its wrappers (AwaitableTrackerStore, FailSafeTrackerStore)."""
+        stores, store = [], getattr(self.agent, "tracker_store", None)
+        while store is not None:
+            stores.append(store)
+            store = getattr(store, "_tracker_store", None)
+        return stores
+
+    def _tracker_store(self) -> Any:
+        stores = self._tracker_stores()
+        return stores[-1] if stores else None
+
+    def _tracker_sql(self) -> Any:
+        """The engine of Rasa's SQL tracker store; without an agent, one on HELPLINE_TRACKER_URL."""
+        store = self._tracker_store()
+        if store is not None:
+            return getattr(store, "engine", None)
+        if self._tracker_engine is None:
+            self._tracker_engine = open_engine(default_tracker_url(), synchronous="NORMAL")
+        return self._tracker_engine
+
+    async def delete_conversation(self, conversation_id: str) -> Counter:
+        """Erase a conversation at the visitor's request: tracker events, transcript, callback
+        requests and handoffs (an open one is closed: the console is told). The visitor's
+        connections leave it; an old session id starts a new conversation."""
+        hub = self.hub
+        async with self._conversation(conversation_id):
+            request = await hub.db(self.store.open_handoff, conversation_id)
+            counts = await hub.db(erase_conversation, conversation_id, self._tracker_sql(), self.store.engine)
+            for store in self._tracker_stores():  # trackers kept in memory, if any
+                for memory in (store, getattr(store, "_fallback_tracker_store", None)):
+                    if isinstance(getattr(memory, "store", None), dict):
+                        memory.store.pop(conversation_id, None)
+            self._erased[conversation_id] = None  # before the next message can take the lock
+            while len(self._erased) > MAX_ERASED_REMEMBERED:
+                self._erased.popitem(last=False)
+        for sid, _ in list(self.sio.manager.get_participants("/", conversation_id)):
+            async with self.sio.session(sid) as session:
+                session.pop("conversation_id", None)
+            await self.sio.leave_room(sid, conversation_id)
+            await self.sio.emit("chat_deleted", {}, room=sid)
+        if request is not None:
+            await hub.queue_changed()  # a staff member may have had it open: it is gone
+        logger.info("a visitor deleted their chat (%s rows)", sum(counts.values()))
+        return counts
