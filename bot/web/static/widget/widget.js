@@ -12,6 +12,9 @@
  *   data-exit-url  where "Quick exit" goes (default https://www.google.com)
  *   data-open      "true" to start with the panel open
  *
+ * "Delete this chat" (under the message box) asks first, then has the server erase the
+ * conversation (see docs/privacy.md) and starts a new one.
+ *
  * Everything lives under <div id="helpline-widget">; the only global is
  * window.HelplineWidget = { open(), close() }. Text from the server or the visitor is
  * always inserted as text (textContent / text nodes), never parsed as HTML.
@@ -269,6 +272,7 @@
   var connectionState = "connecting"; // matches the initial text of the state element
   var started = false;
   var openRequested = null; // open()/close() called before the page had a <body>
+  var deleting = false; // "delete_chat" sent, "chat_deleted" not yet received
 
   // ---------------------------------------------------------------------------
   // Building the DOM
@@ -378,10 +382,44 @@
     });
     var sendBtn = h("button", { type: "submit", class: "hw-send", "data-testid": "send", text: "Send" });
     var hint = h("p", { id: "hw-input-hint", class: "hw-hint", text: "Enter to send, Shift+Enter for a new line." });
+    var deleteChat = h("button", {
+      type: "button",
+      class: "hw-delete",
+      "data-testid": "delete-chat",
+      "aria-controls": "hw-confirm",
+      "aria-expanded": "false",
+      text: "Delete this chat"
+    });
     var form = h("form", { class: "hw-form", novalidate: true }, [
       h("label", { for: "hw-input", class: "hw-sr-only", text: "Type your message" }),
       h("div", { class: "hw-form__row" }, [input, sendBtn]),
-      hint
+      h("div", { class: "hw-form__meta" }, [hint, deleteChat])
+    ]);
+
+    // Asked before a chat is deleted; the focus starts on "Keep", the safe answer.
+    var confirmDelete = h("button", {
+      type: "button",
+      class: "hw-confirm__delete",
+      "data-testid": "delete-confirm",
+      text: "Delete"
+    });
+    var confirmKeep = h("button", { type: "button", class: "hw-confirm__keep", "data-testid": "delete-keep", text: "Keep" });
+    var confirmNote = h("p", { class: "hw-confirm__note", role: "status" });
+    var confirmEl = h("div", {
+      id: "hw-confirm",
+      class: "hw-confirm",
+      role: "group",
+      "aria-labelledby": "hw-confirm-text",
+      "data-testid": "delete-dialog",
+      hidden: true
+    }, [
+      h("p", {
+        id: "hw-confirm-text",
+        class: "hw-confirm__text",
+        text: "Delete this chat? This removes the conversation from our records."
+      }),
+      h("div", { class: "hw-confirm__actions" }, [confirmDelete, confirmKeep]),
+      confirmNote
     ]);
 
     var basicLines = h("p", { class: "hw-basic-lines", "data-testid": "basic-lines" }, [
@@ -398,7 +436,7 @@
       "aria-labelledby": "hw-title",
       "data-testid": "panel",
       hidden: true
-    }, [header, emergencySlot, handoffLive, log, typing, form, basicLines]);
+    }, [header, emergencySlot, handoffLive, log, typing, confirmEl, form, basicLines]);
 
     root.appendChild(panel);
     root.appendChild(launcher);
@@ -422,7 +460,12 @@
       form: form,
       input: input,
       send: sendBtn,
-      basicLines: basicLines
+      basicLines: basicLines,
+      deleteChat: deleteChat,
+      confirm: confirmEl,
+      confirmDelete: confirmDelete,
+      confirmKeep: confirmKeep,
+      confirmNote: confirmNote
     };
   }
 
@@ -1116,6 +1159,9 @@
     s.on("connect", function () {
       setConnectionState("connected");
       sessionReady = false;
+      if (deleting) {
+        resetDeleteButtons(); // the answer was lost with the connection: ask again if needed
+      }
       s.emit("session_request", { session_id: sessionId || storage.get(KEY_SESSION) || null });
     });
 
@@ -1161,8 +1207,13 @@
 
     s.on("handoff_status", applyHandoff);
 
+    s.on("chat_deleted", onChatDeleted);
+
     s.on("session_error", function (data) {
       hideTyping();
+      if (deleting) {
+        resetDeleteButtons(); // the chat was not deleted: the visitor can try again
+      }
       var message = data && typeof data === "object" ? data.message : data;
       showSystemNotice(asText(message) || "Something went wrong. Please try again.");
     });
@@ -1227,6 +1278,78 @@
   }
 
   // ---------------------------------------------------------------------------
+  // Delete this chat
+  // ---------------------------------------------------------------------------
+
+  function resetDeleteButtons() {
+    deleting = false;
+    els.confirmDelete.disabled = false;
+    els.confirmDelete.textContent = "Delete";
+    els.confirmKeep.disabled = false;
+  }
+
+  function showDeleteConfirm() {
+    resetDeleteButtons();
+    els.confirmNote.textContent = "";
+    els.confirm.hidden = false;
+    els.deleteChat.setAttribute("aria-expanded", "true");
+    els.confirmKeep.focus();
+  }
+
+  function hideDeleteConfirm(returnFocus) {
+    if (deleting) {
+      return;
+    }
+    els.confirm.hidden = true;
+    els.deleteChat.setAttribute("aria-expanded", "false");
+    if (returnFocus) {
+      els.deleteChat.focus();
+    }
+  }
+
+  function confirmDeletion() {
+    if (!canSend()) {
+      els.confirmNote.textContent = "You're offline. The chat can be deleted when the connection is back.";
+      ensureSocket();
+      return;
+    }
+    deleting = true;
+    els.confirmNote.textContent = "";
+    els.confirmDelete.textContent = "Deleting…";
+    els.confirmDelete.disabled = true;
+    els.confirmKeep.disabled = true;
+    els.confirmKeep.blur();
+    els.deleteChat.focus(); // not on a disabled button
+    // the server deletes the conversation this connection belongs to; it takes no id from here
+    socket.emit("delete_chat", {});
+  }
+
+  /** The server erased the conversation: forget it here too and start a new one. */
+  function onChatDeleted() {
+    resetDeleteButtons();
+    storage.remove(KEY_SESSION);
+    storage.remove(KEY_ESCALATION);
+    sessionId = null;
+    sessionReady = false;
+    pending = [];
+    escalation = null;
+    if (els.emergencyBar && els.emergencyBar.parentNode) {
+      els.emergencyBar.parentNode.removeChild(els.emergencyBar);
+    }
+    els.emergencyBar = null;
+    clearChat();
+    applyHandoff(null);
+    hideDeleteConfirm(false);
+    showSystemNotice("This chat has been deleted. You can start a new one at any time.");
+    if (isOpen) {
+      els.input.focus();
+    }
+    if (socket && socket.connected) {
+      socket.emit("session_request", { session_id: null });
+    }
+  }
+
+  // ---------------------------------------------------------------------------
   // Events
   // ---------------------------------------------------------------------------
 
@@ -1252,6 +1375,17 @@
     });
     els.quickExit.addEventListener("click", quickExit);
     els.handoffCancel.addEventListener("click", cancelHandoff);
+    els.deleteChat.addEventListener("click", function () {
+      if (els.confirm.hidden) {
+        showDeleteConfirm();
+      } else {
+        hideDeleteConfirm(true);
+      }
+    });
+    els.confirmKeep.addEventListener("click", function () {
+      hideDeleteConfirm(true);
+    });
+    els.confirmDelete.addEventListener("click", confirmDeletion);
 
     els.form.addEventListener("submit", function (event) {
       event.preventDefault();
@@ -1280,7 +1414,11 @@
     });
 
     els.root.addEventListener("keydown", function (event) {
-      if ((event.key === "Escape" || event.key === "Esc") && isOpen && !event.isComposing) {
+      if ((event.key === "Escape" || event.key === "Esc") && !els.confirm.hidden &&
+          els.confirm.contains(document.activeElement)) {
+        event.preventDefault(); // Escape answers "Keep" first; a second one closes the panel
+        hideDeleteConfirm(true);
+      } else if ((event.key === "Escape" || event.key === "Esc") && isOpen && !event.isComposing) {
         event.preventDefault();
         closePanel(true);
       } else if (event.key === "Tab" && isOpen && fullScreen()) {
