@@ -16,8 +16,9 @@ request. Erased, for each such conversation:
 * audit log entries that point at an erased handoff are kept, detached: the
   link to the handoff and the details (which can hold a resolution note about
   the visitor) are removed; who did what and when stays, for accountability.
-  One ``erased`` entry records how many handoffs went and why (``by``:
-  ``retention`` or ``visitor``).
+  An ``erased`` entry (one per call of ``erase``: per deleted chat, per batch
+  of this job) records how many handoffs went and why (``by``: ``retention``
+  or ``visitor``).
 
 A conversation with an open handoff (waiting for or talking to staff) is never
 erased by this job, however old: staff resolve it first. Expired staff console
