@@ -31,7 +31,7 @@ from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, Sanic, response
 from socketio import AsyncServer
 
-from bot import PROJECT_ROOT
+from bot import PROJECT_ROOT, action_fallback
 from bot.channels.model_reload import watch_model_file
 from bot.channels.session_ids import SessionSigner
 from bot.handoff.live import CANCEL_PAYLOAD, LiveHub
@@ -124,6 +124,7 @@ class WebChatInput(InputChannel):
     def __init__(self, socketio_path: str = "/socket.io", cors_allowed_origins: Any = None,
                  settings: Optional[Settings] = None, store: Optional[HandoffStore] = None) -> None:
         self.settings = settings or Settings.from_env()
+        action_fallback.install()  # actions still run when the action server is down
         self.socketio_path = socketio_path
         # Origins allowed to open the chat: HELPLINE_ALLOWED_ORIGINS (comma-separated) or "*".
         origins = cors_allowed_origins or os.environ.get("HELPLINE_ALLOWED_ORIGINS") or "*"

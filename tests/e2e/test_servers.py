@@ -195,23 +195,6 @@ def test_ctrl_c_stops_both_servers_cleanly(stack):
             assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"
 
 
-def test_crisis_replies_work_with_the_action_server_down(tmp_path):
-    """The crisis reply is a domain response: it must not depend on the action server."""
-    port = free_port()
-    env = base_env(tmp_path)
-    env["HELPLINE_ACTION_ENDPOINT"] = f"http://127.0.0.1:{free_port()}/webhook"  # nothing listens there
-    env.setdefault("RASA_TELEMETRY_ENABLED", "false")
-    process = start([sys.executable, "-m", "rasa", "run", "--model", str(MODEL_PATH), "--port", str(port),
-                     "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"], env, tmp_path / "rasa.log")
-    try:
-        wait_for(f"http://127.0.0.1:{port}/", process)
-        replies = say(f"http://127.0.0.1:{port}", "e2e-no-actions", "my mom is unresponsive and her lips are blue")
-        [escalation] = escalations(replies)
-        assert escalation["tier"] == "emergency" and "911" in texts(replies)
-    finally:
-        stop_process(process)
-
-
 def test_ctrl_c_during_start_up_stops_at_once(tmp_path):
     port, actions_port = free_port(), free_port()
     process = start([sys.executable, "-m", "bot.run", "--port", str(port), "--actions-port", str(actions_port)],
