@@ -32,6 +32,7 @@ from sanic import Blueprint, Sanic, response
 from socketio import AsyncServer
 
 from bot import PROJECT_ROOT, action_fallback
+from bot import logmask
 from bot.channels.model_reload import watch_model_file
 from bot.channels.session_ids import SessionSigner
 from bot.handoff.live import CANCEL_PAYLOAD, LiveHub
@@ -41,6 +42,7 @@ from bot.tracker_store import persistence_problem
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
+logmask.install()  # phone numbers and e-mail addresses never reach the server's log
 
 STATIC = PROJECT_ROOT / "bot" / "web" / "static"
 MAX_MESSAGE_CHARS = 2000
@@ -100,6 +102,7 @@ class _Blueprint(Blueprint):
         from bot.console.api import register_console
 
         register_console(app, channel)
+        app.register_listener(lambda *_: logmask.install(), "before_server_start")  # handlers added since
         app.static("/widget", str(STATIC / "widget"), name="helpline_widget")
         app.static("/widget/vendor", str(STATIC / "vendor"), name="helpline_vendor")
         app.static("/console/static", str(STATIC / "console"), name="helpline_console_static")

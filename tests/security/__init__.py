@@ -1,0 +1,1 @@
+"""Input limits, flood limiting, log masking and the Rasa HTTP API switch."""
