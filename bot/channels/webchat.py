@@ -20,7 +20,6 @@ protocol of rasa-webchat (``session_request`` / ``session_confirm`` / ``user_utt
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 from collections import Counter, OrderedDict
@@ -33,6 +32,7 @@ from socketio import AsyncServer
 
 from bot import PROJECT_ROOT, action_fallback
 from bot import logmask
+from bot.channels import guard
 from bot.channels.model_reload import watch_model_file
 from bot.channels.session_ids import SessionSigner
 from bot.handoff.live import CANCEL_PAYLOAD, LiveHub
@@ -137,6 +137,7 @@ class WebChatInput(InputChannel):
         self.store = store or HandoffStore(self.settings.database_url)
         self.hub = LiveHub(self.store, self.sio)
         self.signer = SessionSigner(self.settings.secret_key)
+        self.flood = guard.FloodLimit.from_env()  # HELPLINE_FLOOD_MESSAGES per HELPLINE_FLOOD_SECONDS
         self.app: Optional[Sanic] = None
         self._locks: Dict[str, list] = {}  # conversation id -> [asyncio.Lock, users]
         self._erased: "OrderedDict[str, None]" = OrderedDict()
@@ -209,25 +210,30 @@ class WebChatInput(InputChannel):
         async def user_uttered(sid: Text, data: Any) -> None:
             session = await sio.get_session(sid)
             conversation_id = session.get("conversation_id")
+            # A message that is not processed gets a session_error saying why; an empty one, nothing.
             if conversation_id is None:
-                await sio.emit("session_error", {"message": "Please reload the page to start a new chat."}, room=sid)
+                await sio.emit("session_error", {"message": guard.NO_SESSION_REPLY, "reason": "no_session"},
+                               room=sid)
                 return
             text = data.get("message") if isinstance(data, dict) else None
-            if not isinstance(text, str) or not text.strip():
+            if not isinstance(text, str):
+                await sio.emit("session_error", {"message": guard.UNREADABLE_REPLY, "reason": "unreadable"},
+                               room=sid)
                 return
             if len(text) > MAX_MESSAGE_CHARS:
                 await sio.emit("session_error", {
                     "message": f"That message is too long for me (over {MAX_MESSAGE_CHARS} characters). "
-                               "Could you send it in shorter parts?"}, room=sid)
+                               "Could you send it in shorter parts?", "reason": "too_long"}, room=sid)
                 return
-            metadata = data.get("metadata") or data.get("customData") or {}
-            if isinstance(metadata, str):
-                try:
-                    metadata = json.loads(metadata)
-                except ValueError:
-                    metadata = {}
-            await self.handle(conversation_id, text.strip(), metadata if isinstance(metadata, dict) else {},
-                              on_new_message)
+            text = guard.clean_text(text).strip()
+            if not text:
+                return
+            if not self.flood.allow(conversation_id) and not await guard.must_answer(self, conversation_id, text):
+                if self.flood.notice_due(conversation_id):
+                    await sio.emit("session_error", {"message": guard.FLOOD_REPLY, "reason": "flood"}, room=sid)
+                return
+            metadata = guard.clean_metadata(data.get("metadata") or data.get("customData"))
+            await self.handle(conversation_id, text, metadata, on_new_message)
 
         @sio.on("handoff_cancel")
         async def handoff_cancel(sid: Text, data: Any = None) -> None:

@@ -132,7 +132,7 @@ class LiveHub:
         reply = None
         if crisis.get("tier"):
             reply = f"utter_crisis_{crisis['tier']}"
-        elif await self._answers_safety_question_with_no(conversation_id, text, intent):
+        elif await self.answers_safety_question_with_no(conversation_id, text, intent):
             reply, crisis = "utter_crisis_not_safe", {"tier": "suicide", "triggers": [text.strip()[:80]]}
         if reply:
             await self.db(self.store.request_handoff, conversation_id, "crisis", tier=crisis["tier"],
@@ -140,10 +140,14 @@ class LiveHub:
             await self.send_response(conversation_id, responses.get(reply))
             await self.queue_changed()
 
-    async def _answers_safety_question_with_no(self, conversation_id: str, text: str, intent: Optional[str]) -> bool:
+    async def answers_safety_question_with_no(self, conversation_id: str, text: str, intent: Optional[str],
+                                              recorded: bool = True) -> bool:
+        """A "no" to the suicide reply's "Are you safe right now?" (``recorded``: the message
+        is already the last one in the transcript)."""
         if intent != "deny" and not NOT_SAFE.match(text or ""):
             return False
-        for message in reversed((await self.db(self.store.transcript, conversation_id))[:-1]):
+        transcript = await self.db(self.store.transcript, conversation_id)
+        for message in reversed(transcript[:-1] if recorded else transcript):
             if message.role == "visitor":
                 return False
             tier = ((message.data or {}).get("custom") or {}).get("escalation", {}).get("tier")
