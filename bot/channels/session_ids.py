@@ -28,7 +28,7 @@ class SessionSigner:
 
     def verify(self, token: object) -> Optional[str]:
         """The conversation id of a token this server issued, else None."""
-        if not isinstance(token, str) or token.count(".") != 1 or len(token) > 100:
+        if not isinstance(token, str) or token.count(".") != 1 or len(token) > 100 or not token.isascii():
             return None
         conversation_id, signature = token.split(".")
         if len(conversation_id) != 32 or not hmac.compare_digest(signature, self._sign(conversation_id)):

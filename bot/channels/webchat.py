@@ -192,7 +192,7 @@ class WebChatInput(InputChannel):
             return True
 
         @sio.on("session_request")
-        async def session_request(sid: Text, data: Any) -> None:
+        async def session_request(sid: Text, data: Any = None, *_extra: Any) -> None:
             token = data.get("session_id") if isinstance(data, dict) else None
             conversation_id = self.signer.verify(token)
             if conversation_id is None or conversation_id in self._erased:  # none, made up, not ours or deleted
@@ -207,7 +207,7 @@ class WebChatInput(InputChannel):
             }, room=sid)
 
         @sio.on("user_uttered")
-        async def user_uttered(sid: Text, data: Any) -> None:
+        async def user_uttered(sid: Text, data: Any = None, *_extra: Any) -> None:
             session = await sio.get_session(sid)
             conversation_id = session.get("conversation_id")
             # A message that is not processed gets a session_error saying why; an empty one, nothing.
@@ -236,13 +236,13 @@ class WebChatInput(InputChannel):
             await self.handle(conversation_id, text, metadata, on_new_message)
 
         @sio.on("handoff_cancel")
-        async def handoff_cancel(sid: Text, data: Any = None) -> None:
+        async def handoff_cancel(sid: Text, data: Any = None, *_extra: Any) -> None:
             session = await sio.get_session(sid)
             if session.get("conversation_id"):
                 await self.cancel_handoff(session["conversation_id"])
 
         @sio.on("delete_chat")
-        async def delete_chat(sid: Text, data: Any = None) -> None:
+        async def delete_chat(sid: Text, data: Any = None, *_extra: Any) -> None:
             # the conversation this connection is bound to, never an id the client sends
             session = await sio.get_session(sid)
             conversation_id = session.get("conversation_id")

@@ -18,6 +18,7 @@ import yaml
 from sanic import Sanic, response
 
 from bot import PROJECT_ROOT
+from bot.channels.guard import clean_text
 from bot.console.auth import COOKIE_NAME, SESSION_HOURS, Accounts, LoginError, csrf_ok
 from bot.handoff.hours import StaffHours
 from bot.handoff.live import CONSOLE_NAMESPACE, STAFF_ROOM
@@ -30,6 +31,8 @@ STATIC = PROJECT_ROOT / "bot" / "web" / "static" / "console"
 SUMMARY_TERMS = PROJECT_ROOT / "data" / "handoff" / "summary.yml"
 MAX_REPLY_CHARS = 2000
 MAX_NOTE_CHARS = 4000
+MAX_BODY_BYTES = 64 * 1024
+MAX_ID = 2 ** 63 - 1  # the database's largest integer: a larger id cannot exist
 
 
 # -- the summary at the top of a conversation ------------------------------------------
@@ -97,9 +100,13 @@ def register_console(app: Sanic, channel: "WebChatInput") -> None:
     db = hub.db
 
     async def body(request) -> Dict[str, Any]:
+        if len(request.body or b"") > MAX_BODY_BYTES:
+            raise _BadRequest(f"the request body is larger than {MAX_BODY_BYTES} bytes", 413)
         try:
             data = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
+            # lone surrogates (half an emoji) cannot be stored or hashed
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except (ValueError, UnicodeDecodeError, UnicodeEncodeError, RecursionError):
             raise _BadRequest("the request body is not valid JSON")
         if not isinstance(data, dict):
             raise _BadRequest("the request body must be a JSON object")
@@ -120,7 +127,7 @@ def register_console(app: Sanic, channel: "WebChatInput") -> None:
                 try:
                     return await handler(request, user, staff_session, *args, **kwargs)
                 except _BadRequest as bad:
-                    return error(str(bad), 400)
+                    return error(str(bad), bad.status)
             return wrapper
         return decorate
 
@@ -140,6 +147,8 @@ def register_console(app: Sanic, channel: "WebChatInput") -> None:
     def guarded(handler):
         @functools.wraps(handler)
         async def wrapper(request, user, staff_session, handoff_id: int):
+            if not 0 < int(handoff_id) <= MAX_ID:
+                return error("no such conversation", 404)
             try:
                 return await handler(request, user, staff_session, int(handoff_id))
             except _NotFound:
@@ -160,7 +169,7 @@ def register_console(app: Sanic, channel: "WebChatInput") -> None:
         try:
             data = await body(request)
         except _BadRequest as bad:
-            return error(str(bad), 400)
+            return error(str(bad), bad.status)
         username, password = data.get("username"), data.get("password")
         if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
             return error("enter your username and password", 400)
@@ -233,7 +242,8 @@ def register_console(app: Sanic, channel: "WebChatInput") -> None:
     async def reply(request, user, staff_session, handoff_id):
         handoff = await load(handoff_id, user, for_change=True)
         text = (await body(request)).get("text")
-        if not isinstance(text, str) or not text.strip():
+        text = clean_text(text) if isinstance(text, str) else None
+        if not text or not text.strip():
             return error("type a reply first", 400)
         if len(text) > MAX_REPLY_CHARS:
             return error(f"a reply can have at most {MAX_REPLY_CHARS} characters", 400)
@@ -259,6 +269,7 @@ def register_console(app: Sanic, channel: "WebChatInput") -> None:
         note = (await body(request)).get("note") or ""
         if not isinstance(note, str) or len(note) > MAX_NOTE_CHARS:
             return error(f"the note must be text of at most {MAX_NOTE_CHARS} characters", 400)
+        note = clean_text(note)
         handoff = await db(store.close, handoff_id, Status.resolved, note.strip() or None)
         await db(store.audit, user.id, "resolved", handoff.id, note=note.strip() or None)
         if before.status in OPEN:  # the visitor was still waiting or talking: tell them
@@ -271,7 +282,8 @@ def register_console(app: Sanic, channel: "WebChatInput") -> None:
     @guarded
     async def assign(request, user, staff_session, handoff_id):
         staff_id = (await body(request)).get("staff_id")
-        target = await db(store.get_staff, staff_id) if isinstance(staff_id, int) else None
+        valid = isinstance(staff_id, int) and not isinstance(staff_id, bool) and 0 < staff_id <= MAX_ID
+        target = await db(store.get_staff, staff_id) if valid else None
         if target is None or not target.active:
             return error("choose an active staff member", 400)
         handoff = await db(store.assign, handoff_id, target.id)
@@ -281,6 +293,8 @@ def register_console(app: Sanic, channel: "WebChatInput") -> None:
 
     @authed()
     async def callback_called(request, user, staff_session, callback_id):
+        if not 0 < int(callback_id) <= MAX_ID:
+            return error("no such callback request", 404)
         try:
             callback = await db(store.mark_called, int(callback_id))
         except LookupError:
@@ -315,7 +329,9 @@ def register_console(app: Sanic, channel: "WebChatInput") -> None:
 
 
 class _BadRequest(Exception):
-    pass
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class _NotFound(Exception):

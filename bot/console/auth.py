@@ -45,7 +45,8 @@ def hash_password(password: str) -> str:
 
 
 def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    # surrogateescape: a cookie that is not UTF-8 reaches us with its bytes escaped; it matches nothing
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 
@@ -117,4 +118,5 @@ def _verify(password_hash: str, password: str) -> bool:
 
 
 def csrf_ok(expected: str, given: Optional[str]) -> bool:
-    return bool(given) and hmac.compare_digest(expected, given)
+    # compare_digest refuses non-ASCII text (TypeError): such a header is simply wrong
+    return bool(given) and given.isascii() and hmac.compare_digest(expected, given)

@@ -1,0 +1,97 @@
+"""The REST channel (``POST /webhooks/rest/webhook``) with its input checked.
+
+Rasa's own ``rest`` channel passes whatever JSON it gets to the dialogue: a body that is
+a list or not JSON fails with a 500, a missing or numeric ``message`` is answered with an
+empty list after a traceback in the log, a missing ``sender`` puts the message in one
+conversation named "default" shared by every such caller, and a message of any length
+goes through the NLU pipeline. This channel answers those with a 4xx and a JSON
+``{"error": ...}``, applies the web chat's limits (2,000 characters, control characters
+and lone surrogates dropped, small metadata only) and otherwise behaves like Rasa's
+(same URL, same reply format, ``?stream=true``). Registered in credentials.yml.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Awaitable, Callable, Dict, Text, Union
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from rasa.utils.endpoints import bool_arg
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse, ResponseStream
+
+from bot.channels import guard
+from bot.channels.webchat import MAX_MESSAGE_CHARS
+
+logger = logging.getLogger(__name__)
+
+MAX_SENDER_CHARS = 128
+MAX_BODY_BYTES = 64 * 1024
+
+
+class BadInput(Exception):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def read_message(body: bytes) -> Dict[str, Any]:
+    """sender, message and metadata of a webhook body, or BadInput saying what is wrong."""
+    if len(body or b"") > MAX_BODY_BYTES:
+        raise BadInput(f"the request body is larger than {MAX_BODY_BYTES} bytes", 413)
+    try:
+        data = json.loads(body or b"")
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise BadInput("the request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BadInput('the request body must be a JSON object: {"sender": "...", "message": "..."}')
+    sender, text = data.get("sender"), data.get("message")
+    if not isinstance(sender, str) or not guard.clean_text(sender).strip():
+        raise BadInput('"sender" must be a non-empty string (the conversation id)')
+    if len(sender) > MAX_SENDER_CHARS or guard.clean_text(sender) != sender:
+        raise BadInput(f'"sender" must be at most {MAX_SENDER_CHARS} characters, without control characters')
+    if not isinstance(text, str):
+        raise BadInput('"message" must be a string')
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise BadInput(f'"message" is longer than {MAX_MESSAGE_CHARS} characters', 413)
+    text = guard.clean_text(text).strip()
+    if not text:
+        raise BadInput('"message" is empty')
+    return {"sender": sender, "message": text, "metadata": guard.clean_metadata(data.get("metadata"))}
+
+
+class CheckedRestInput(RestInput):
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
+        webhook = Blueprint("helpline_rest_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> Union[ResponseStream, HTTPResponse]:
+            try:
+                message = read_message(request.body)
+            except BadInput as bad:
+                return response.json({"error": str(bad)}, status=bad.status)
+            if bool_arg(request, "stream", default=False):
+                return response.stream(
+                    self.stream_response(on_new_message, message["message"], message["sender"], self.name(),
+                                         message["metadata"]),
+                    content_type="text/event-stream",
+                )
+            collector = CollectingOutputChannel()
+            try:
+                await on_new_message(UserMessage(message["message"], collector, message["sender"],
+                                                 input_channel=self.name(), metadata=message["metadata"]))
+            except Exception:  # as Rasa's channel: what was sent so far, the rest in the log
+                logger.exception("could not handle a message of %s", message["sender"])
+            return response.json(collector.messages)
+
+        return webhook
