@@ -17,12 +17,33 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Mapping, Sequence
 
 from bot import PROJECT_ROOT
 from bot.train import MODEL_PATH, rasa_env
 
 VAR = PROJECT_ROOT / "var"
+API_ENV, TOKEN_ENV = "HELPLINE_ENABLE_API", "HELPLINE_API_TOKEN"
+MIN_TOKEN_CHARS = 16
+
+
+class ApiSettingsError(ValueError):
+    """HELPLINE_ENABLE_API is on without a usable HELPLINE_API_TOKEN."""
+
+
+def api_arguments(env: Mapping[str, str] = os.environ) -> List[str]:
+    """Rasa's HTTP API (/model, /conversations/..., /status) stays off unless
+    HELPLINE_ENABLE_API=true, and then only with a token (HELPLINE_API_TOKEN)."""
+    if env.get(API_ENV, "").strip().lower() not in ("1", "true", "yes"):
+        return []
+    token = env.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise ApiSettingsError(f"{API_ENV}=true needs {TOKEN_ENV}: the token every call to Rasa's HTTP API "
+                               f"must carry (?token=...). Set it to a long random value, e.g. "
+                               f"`python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+    if len(token) < MIN_TOKEN_CHARS:
+        raise ApiSettingsError(f"{TOKEN_ENV} is too short: use at least {MIN_TOKEN_CHARS} random characters")
+    return ["--enable-api", "--auth-token", token]
 
 
 def server_env(actions_port: int) -> Dict[str, str]:
@@ -38,12 +59,12 @@ def server_env(actions_port: int) -> Dict[str, str]:
 
 
 def commands(port: int, actions_port: int, model: Path, credentials: str = "credentials.yml",
-             endpoints: str = "endpoints.yml") -> List[List[str]]:
-    """The action server's command, then the Rasa server's."""
+             endpoints: str = "endpoints.yml", api: Sequence[str] = ()) -> List[List[str]]:
+    """The action server's command, then the Rasa server's (``api``: see api_arguments)."""
     return [
         [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
         [sys.executable, "-m", "rasa", "run", "--model", str(model), "--port", str(port),
-         "--endpoints", str(endpoints), "--credentials", str(credentials)],
+         "--endpoints", str(endpoints), "--credentials", str(credentials), *api],
     ]
 
 
@@ -99,6 +120,11 @@ def main(argv=None) -> int:
     if not args.model.exists():
         print(f"error: no trained model at {args.model}; run `make train` first", file=sys.stderr)
         return 2
+    try:
+        args.api = api_arguments()
+    except ApiSettingsError as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     VAR.mkdir(exist_ok=True)
     env = server_env(args.actions_port)
     processes: List[subprocess.Popen] = []
@@ -119,7 +145,7 @@ def main(argv=None) -> int:
 
 
 def _serve(args, env, processes: List[subprocess.Popen], stopping) -> int:
-    for command in commands(args.port, args.actions_port, args.model):
+    for command in commands(args.port, args.actions_port, args.model, api=args.api):
         # own process group: Ctrl-C reaches only this supervisor, which stops the servers
         processes.append(subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, start_new_session=True))
 
