@@ -12,7 +12,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install nlp train run test test-browser test-unit test-conversations validate content-check nlu-report unanswered retention crisis-report eval latency bench lock clean
+.PHONY: help install nlp train run test test-browser test-unit test-conversations validate content-check nlu-report unanswered retention audit crisis-report eval latency bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -67,6 +67,17 @@ unanswered: install ## what visitors asked that the assistant could not answer (
 
 retention: install ## erase conversations idle for DAYS days (default HELPLINE_RETENTION_DAYS or 30); DRY_RUN=1 only counts
 	@$(PY) -m bot.retention $(if $(DAYS),--days $(DAYS)) $(if $(DRY_RUN),--dry-run)
+
+# pip-audit lives in a virtual environment of its own (build/audit), never in requirements.lock.
+# Accepted findings: add `--ignore-vuln <ID>` here AND a row in docs/security.md saying why.
+PIP_AUDIT := build/audit/bin/pip-audit
+PIP_AUDIT_VERSION := 2.10.1
+AUDIT_IGNORE :=
+
+audit: ## known vulnerabilities in requirements.lock (pip-audit; fails when a package could not be checked)
+	@test -x $(PIP_AUDIT) || { "$$(scripts/find-python310)" -m venv build/audit && \
+		build/audit/bin/pip install --quiet "pip-audit==$(PIP_AUDIT_VERSION)"; }
+	$(PIP_AUDIT) -r requirements.lock --no-deps --disable-pip --strict --progress-spinner off --desc on $(AUDIT_IGNORE)
 
 crisis-report: nlp ## crisis detector recall and false-alarm rate on the labelled set
 	@$(PY) -m bot.crisis tests/crisis/labelled.yml
