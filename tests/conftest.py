@@ -1,11 +1,21 @@
 """Shared fixtures: databases for the handoff store, trackers for actions."""
 from __future__ import annotations
 
+import asyncio
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 POSTGRES_URL = os.environ.get("HELPLINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def run_async(coroutine):
+    """asyncio.run in a thread of its own. Playwright's sync API (the browser tests) leaves an
+    event loop running on the main thread for the rest of the session, and asyncio.run
+    refuses to start under a running loop."""
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
 
 
 def postgres_or_skip(url: str = POSTGRES_URL) -> str:

@@ -1,6 +1,4 @@
 """SQLite for the embedded default: WAL, pooled connections, conversations kept (bot/sqlite.py)."""
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
 import sqlite3
 
 from rasa.shared.core.domain import Domain
@@ -11,14 +9,12 @@ from sqlalchemy.pool import QueuePool
 from bot import PROJECT_ROOT
 from bot.handoff.store import HandoffStore
 from bot.tracker_store import HelplineTrackerStore, persistence_problem
+from tests.conftest import run_async
 
 NORMAL, FULL = 1, 2  # PRAGMA synchronous values
 
 
-def run(coroutine):
-    """Await in a thread of its own: an earlier test in the suite can leave this thread's loop running."""
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        return thread.submit(asyncio.run, coroutine).result()
+run = run_async
 
 
 def synchronous(engine):
@@ -64,6 +60,7 @@ def test_endpoints_yml_gives_rasa_the_sql_tracker_store(tmp_path, monkeypatch):
 
     monkeypatch.setenv("HELPLINE_TRACKER_URL", f"sqlite:///{tmp_path / 'tracker.db'}")
     monkeypatch.setenv("HELPLINE_ACTION_ENDPOINT", "http://127.0.0.1:5055/webhook")  # endpoints.yml needs it
+    monkeypatch.setenv("HELPLINE_REDIS_URL", "")
     config = read_endpoint_config(str(PROJECT_ROOT / "endpoints.yml"), "tracker_store")
     store = TrackerStore.create(config, Domain.empty())
     assert isinstance(getattr(store, "_tracker_store", store), HelplineTrackerStore)

@@ -6,7 +6,6 @@ No Rasa server and no model are needed.
 """
 from __future__ import annotations
 
-import asyncio
 import csv
 import hashlib
 import os
@@ -23,7 +22,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.unanswered import (CSV_COLUMNS, Unanswered, build_report, group_messages, main, mask_pii,
                             write_reports)
-from tests.conftest import postgres_or_skip
+from tests.conftest import postgres_or_skip, run_async
 
 NOW = datetime(2025, 3, 31, 12, 0, tzinfo=timezone.utc)
 
@@ -184,7 +183,7 @@ def save_trackers(url: str, now: datetime = NOW) -> None:
     store = SQLTrackerStore(Domain.empty(), host=url)
     try:
         for sender_id, events in conversations(now).items():
-            asyncio.run(store.save(DialogueStateTracker.from_events(sender_id, events)))
+            run_async(store.save(DialogueStateTracker.from_events(sender_id, events)))
     finally:
         store.engine.dispose()
 

@@ -6,8 +6,6 @@ then dated back. Each test runs on SQLite and on PostgreSQL (``database_url``).
 """
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Dict, List
 
@@ -19,6 +17,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import column, create_engine, func, inspect, select, table, update
 
 from bot.handoff.store import AuditEntry, CallbackRequest, HandoffRequest, HandoffStore, TranscriptMessage
+from tests.conftest import run_async
 
 NOW = datetime(2025, 3, 31, 12, 0, tzinfo=timezone.utc)
 EVENTS = table("events", column("sender_id"), column("data"))
@@ -26,10 +25,7 @@ PROJECT_TABLES = ["transcript_messages", "handoff_requests", "staff_messages", "
                   "staff_sessions", "staff_users"]
 
 
-def run(coroutine):
-    """Await in a thread of its own: an earlier test can leave this thread's event loop running."""
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        return thread.submit(asyncio.run, coroutine).result()
+run = run_async
 
 
 def days_ago(days: float, now: datetime = NOW) -> datetime:
