@@ -4,7 +4,7 @@ Rasa's own ``SQLTrackerStore`` opens SQLite with SQLAlchemy 1.4's default pool f
 which is no pool: every load and save of a conversation opens the database file again,
 and in WAL mode closing the last connection also checkpoints the log. This store keeps a
 few connections open in WAL mode with synchronous=NORMAL (bot/sqlite.py). On PostgreSQL it is Rasa's
-store unchanged (Rasa pools those connections itself).
+store with its pool's connections checked before use (``pool_pre_ping``).
 
 endpoints.yml:  tracker_store: {type: bot.tracker_store.HelplineTrackerStore, url: ...}
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import sqlalchemy as sa
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.domain import Domain
 
 from bot.sqlite import is_sqlite_file, sqlite_engine
@@ -22,12 +22,16 @@ from bot.sqlite import is_sqlite_file, sqlite_engine
 class HelplineTrackerStore(SQLTrackerStore):
     def __init__(self, domain: Optional[Domain] = None, host: Optional[str] = None, **kwargs: Any) -> None:
         super().__init__(domain=domain, host=host, **kwargs)
-        if is_sqlite_file(self.engine.url):
-            url = self.engine.url
-            self.engine.dispose()
+        url = self.engine.url
+        self.engine.dispose()
+        if is_sqlite_file(url):
             # conversation history: a power cut may lose the last commits (bot/sqlite.py)
             self.engine = sqlite_engine(url, synchronous="NORMAL")
-            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+        else:
+            # a pooled connection is tested before use, so the first messages after a database
+            # restart do not fail on connections the restart closed
+            self.engine = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
 
 def persistence_problem(agent: Any) -> Optional[str]:

@@ -27,8 +27,9 @@ from bot.train import RASA_DATA
 
 UNUSED = re.compile(r"The utterance '([^']+)' is not used in any story or rule")
 DUPLICATE_FAQ = "The following duplicated intents have been found across multiple domain files: faq"
-# responses Rasa's own default actions send (action_default_fallback)
-DEFAULT_ACTION_RESPONSES = {"utter_default"}
+# responses Rasa's own default actions send (action_default_fallback), and the one the web chat
+# channel sends itself when the conversation's database is down (bot/channels/webchat.py)
+DEFAULT_ACTION_RESPONSES = {"utter_default", "utter_technical_problem"}
 
 
 def responses_sent_by_actions(actions_dir: Path = PROJECT_ROOT / "actions") -> Set[str]:

@@ -24,8 +24,10 @@ import logging
 import os
 from collections import Counter, OrderedDict
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Iterable, List, Optional, Text
 
+import sqlalchemy as sa
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, Sanic, response
 from socketio import AsyncServer
@@ -35,7 +37,9 @@ from bot import logmask
 from bot.channels import guard
 from bot.channels.model_reload import watch_model_file
 from bot.channels.session_ids import SessionSigner
+from bot.handoff.hours import StaffHours
 from bot.handoff.live import CANCEL_PAYLOAD, LiveHub
+from bot.handoff.outbox import HandoffOutbox
 from bot.handoff.store import HandoffConflict, HandoffStore, Status
 from bot.retention import default_tracker_url, erase_conversation, open_engine
 from bot.tracker_store import persistence_problem
@@ -46,7 +50,18 @@ logmask.install()  # phone numbers and e-mail addresses never reach the server's
 
 STATIC = PROJECT_ROOT / "bot" / "web" / "static"
 MAX_MESSAGE_CHARS = 2000
+# used if the domain has no utter_technical_problem (a broken content edit must not silence the outage reply)
+TECHNICAL_PROBLEM = ("I'm sorry, I'm having a technical problem and can't answer that right now. "
+                     "If someone is in danger, call 911. If you're thinking about suicide, call or text 988.")
 MAX_ERASED_REMEMBERED = 10000  # deleted conversations whose old session ids get a new conversation
+
+
+HEALTH_TIMEOUT = 3.0  # seconds a database may take to answer the health route's query
+
+
+def _ping(engine) -> None:
+    with engine.connect() as connection:
+        connection.execute(sa.text("select 1"))
 
 
 class WebChatOutput(OutputChannel):
@@ -58,9 +73,13 @@ class WebChatOutput(OutputChannel):
 
     def __init__(self, hub: LiveHub) -> None:
         self.hub = hub
+        self.escalation_tier: Optional[str] = None  # set when a crisis reply (escalation payload) was sent
 
     async def _send(self, recipient_id: Text, text: Text, data: Optional[Dict[str, Any]] = None) -> None:
         await self.hub.to_visitor(recipient_id, "bot", text, data=data)
+        escalation = ((data or {}).get("custom") or {}).get("escalation")
+        if isinstance(escalation, dict) and escalation.get("tier"):
+            self.escalation_tier = escalation["tier"]
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
         for part in text.strip().split("\n\n"):
@@ -136,6 +155,10 @@ class WebChatInput(InputChannel):
         self.sio = AsyncServer(async_mode="sanic", cors_allowed_origins=origins)
         self.store = store or HandoffStore(self.settings.database_url)
         self.hub = LiveHub(self.store, self.sio)
+        self.hours = StaffHours.parse(self.settings.staff_hours, self.settings.timezone)
+        # crisis handoffs that arrive while the database is down, written when it is back
+        self.outbox = HandoffOutbox(partial(self.hub.db, self.store.request_handoff))
+        self.outbox.on_written = lambda request: self.hub.queue_changed()
         self.signer = SessionSigner(self.settings.secret_key)
         self.flood = guard.FloodLimit.from_env()  # HELPLINE_FLOOD_MESSAGES per HELPLINE_FLOOD_SECONDS
         self.app: Optional[Sanic] = None
@@ -176,9 +199,9 @@ class WebChatInput(InputChannel):
 
         @blueprint.route("/", methods=["GET"])
         async def health(request):
-            problem = persistence_problem(getattr(request.app.ctx, "agent", None))
-            if problem:
-                return response.json({"status": "degraded", "problems": [problem]}, status=503)
+            problems = await self.problems()
+            if problems:
+                return response.json({"status": "degraded", "problems": problems}, status=503)
             return response.json({"status": "ok"})
 
         @blueprint.listener("after_server_start")
@@ -200,11 +223,13 @@ class WebChatInput(InputChannel):
                 conversation_id = self.signer.verify(token)
             await sio.save_session(sid, {"conversation_id": conversation_id})
             await sio.enter_room(sid, conversation_id)
-            await sio.emit("session_confirm", {
-                "session_id": token,
-                "history": await hub.history(conversation_id),
-                "handoff": await hub.handoff_state(conversation_id),
-            }, room=sid)
+            try:
+                history, handoff = await hub.history(conversation_id), await hub.handoff_state(conversation_id)
+            except Exception:  # the database is down: the chat still starts
+                logger.exception("could not load the transcript of %s", conversation_id)
+                history, handoff = [], None
+            await sio.emit("session_confirm", {"session_id": token, "history": history, "handoff": handoff},
+                           room=sid)
 
         @sio.on("user_uttered")
         async def user_uttered(sid: Text, data: Any = None, *_extra: Any) -> None:
@@ -286,7 +311,11 @@ class WebChatInput(InputChannel):
                       on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         hub = self.hub
         await hub.record(conversation_id, "visitor", text)
-        request = await hub.db(self.store.open_handoff, conversation_id)
+        try:
+            request = await hub.db(self.store.open_handoff, conversation_id)
+        except Exception:  # the database is down; Rasa will fail too, and answer_in_outage take over
+            logger.exception("could not look up the handoff state of %s", conversation_id)
+            request = None
         if request is not None:
             if text == CANCEL_PAYLOAD:
                 await self.cancel_handoff(conversation_id)
@@ -296,15 +325,71 @@ class WebChatInput(InputChannel):
         if text == CANCEL_PAYLOAD:
             return
         await hub.typing(conversation_id, True)
+        output = WebChatOutput(hub)
         try:
-            await on_new_message(UserMessage(text, WebChatOutput(hub), conversation_id,
+            await on_new_message(UserMessage(text, output, conversation_id,
                                              input_channel=self.name(), metadata=metadata))
+        except Exception:  # e.g. the lock store (Redis) is down
+            logger.exception("could not answer a message of %s through the dialogue; answering without it",
+                             conversation_id)
+            await self.answer_in_outage(conversation_id, text, output.escalation_tier)
+            return
         finally:
             await hub.typing(conversation_id, False)
-        state = await hub.handoff_state(conversation_id)
+        try:
+            state = await hub.handoff_state(conversation_id)
+        except Exception:
+            # The database is down. Rasa answered anyway (its tracker store falls back to a fresh
+            # conversation in memory), but a crisis handoff could not be recorded: keep it.
+            logger.exception("could not look up the handoff state of %s", conversation_id)
+            if output.escalation_tier:
+                await self.keep_crisis_handoff(conversation_id, text, output.escalation_tier)
+            return
         if state is not None:  # the message started a handoff (or raised its priority)
             await hub.send_handoff_state(conversation_id, state)
             await hub.queue_changed()
+
+    async def problems(self) -> List[str]:
+        """What keeps the server from working fully (the health route reports them)."""
+        agent = self.agent
+        problem = persistence_problem(agent)
+        found = [problem] if problem else []
+        tracker_store = getattr(getattr(agent, "tracker_store", None), "_tracker_store", None)
+        checks = [("the handoff database", partial(_ping, self.store.engine))]
+        if getattr(tracker_store, "engine", None) is not None:
+            checks.append(("the conversation database", partial(_ping, tracker_store.engine)))
+        for name, check in checks:
+            try:
+                await asyncio.wait_for(asyncio.to_thread(check), HEALTH_TIMEOUT)
+            except Exception as error:
+                found.append(f"{name} does not answer ({error.__class__.__name__})")
+        if len(self.outbox):
+            found.append(f"{len(self.outbox)} crisis handoff request(s) wait for the database")
+        return found
+
+    async def answer_in_outage(self, conversation_id: str, text: str, sent_tier: Optional[str]) -> None:
+        """Answer without the dialogue (Rasa failed on the message, e.g. its lock store is down):
+        the crisis reply for a crisis message, else an apology with the lines. The NLU, crisis
+        rules included, needs no database."""
+        parse = await self.parse(text)
+        tier = ((parse or {}).get("crisis") or {}).get("tier")
+        if tier and not sent_tier:
+            await self.hub.send_response(conversation_id, self.responses().get(f"utter_crisis_{tier}"))
+        elif not tier and not sent_tier:
+            # bot/validate.py knows the channel sends this response
+            await self.hub.send_response(conversation_id, self.responses().get("utter_technical_problem")
+                                         or [{"text": TECHNICAL_PROBLEM}])
+        if tier or sent_tier:
+            await self.keep_crisis_handoff(conversation_id, text, tier or sent_tier, parse)
+
+    async def keep_crisis_handoff(self, conversation_id: str, text: str, tier: str,
+                                  parse: Optional[Dict[str, Any]] = None) -> None:
+        """A crisis reply went out, but the handoff may not be recorded (the database is down):
+        write it now or, failing that, as soon as the database is back (bot/handoff/outbox.py)."""
+        parse = parse if parse is not None else await self.parse(text)
+        triggers = ((parse or {}).get("crisis") or {}).get("triggers") or []
+        await self.outbox.request_handoff(conversation_id=conversation_id, reason="crisis", tier=tier,
+                                          triggers=triggers, message_text=text, live=self.hours.is_open())
 
     async def cancel_handoff(self, conversation_id: str) -> None:
         request = await self.hub.db(self.store.open_handoff, conversation_id)
