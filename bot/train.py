@@ -62,6 +62,7 @@ def rasa_env() -> dict:
     env = dict(os.environ)
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("HELPLINE_REDIS_URL", "")  # endpoints.yml names it; empty: one server, no Redis
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     return env
 

@@ -30,7 +30,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Iterable, List
 import sqlalchemy as sa
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, Sanic, response
-from socketio import AsyncServer
+from socketio import AsyncRedisManager, AsyncServer
 
 from bot import PROJECT_ROOT, action_fallback
 from bot import logmask
@@ -152,7 +152,10 @@ class WebChatInput(InputChannel):
         origins = cors_allowed_origins or os.environ.get("HELPLINE_ALLOWED_ORIGINS") or "*"
         if isinstance(origins, str) and origins != "*":
             origins = [o.strip() for o in origins.split(",") if o.strip()]
-        self.sio = AsyncServer(async_mode="sanic", cors_allowed_origins=origins)
+        # several servers: Socket.IO messages go through Redis to whichever server holds the socket
+        redis_url = os.environ.get("HELPLINE_REDIS_URL")
+        manager = AsyncRedisManager(redis_url, channel="helpline-socketio") if redis_url else None
+        self.sio = AsyncServer(async_mode="sanic", cors_allowed_origins=origins, client_manager=manager)
         self.store = store or HandoffStore(self.settings.database_url)
         self.hub = LiveHub(self.store, self.sio)
         self.hours = StaffHours.parse(self.settings.staff_hours, self.settings.timezone)
@@ -358,6 +361,8 @@ class WebChatInput(InputChannel):
         checks = [("the handoff database", partial(_ping, self.store.engine))]
         if getattr(tracker_store, "engine", None) is not None:
             checks.append(("the conversation database", partial(_ping, tracker_store.engine)))
+        if hasattr(getattr(agent, "lock_store", None), "ping"):
+            checks.append(("the lock store (Redis)", agent.lock_store.ping))
         for name, check in checks:
             try:
                 await asyncio.wait_for(asyncio.to_thread(check), HEALTH_TIMEOUT)

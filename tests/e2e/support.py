@@ -52,6 +52,7 @@ def base_env(tmp: Path) -> dict:
         "HELPLINE_SECRET_KEY": "e2e-secret",
         "PYTHONPATH": str(PROJECT_ROOT),
     })
+    env.setdefault("HELPLINE_REDIS_URL", "")  # one server: no Redis
     return env
 
 

@@ -1,0 +1,168 @@
+"""End to end: two Rasa servers (and one action server) serve the same conversations.
+
+They share PostgreSQL (conversations and the helpline's tables) and Redis (the lock that
+keeps one conversation's messages in order, and Socket.IO messages between the servers),
+as in the production set-up in the README. A visitor on server A and a staff member on
+server B talk both ways; messages of one conversation sent to both servers at once are
+all processed, one at a time, none lost.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sys
+import threading
+import urllib.request
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bot.channels.session_ids import SessionSigner
+from bot.console.auth import COOKIE_NAME
+from bot.run import free_port
+from bot.train import MODEL_PATH
+from tests.conftest import postgres_or_skip, run_async
+from tests.e2e.support import Staff, Visitor, add_staff, base_env, start, stop_process, wait_for
+from tests.test_lock_store import REDIS_URL, redis_or_skip
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory):
+    if not MODEL_PATH.exists():
+        pytest.fail(f"no trained model at {MODEL_PATH}: run `make train` (make test does it)")
+    url, redis_url = postgres_or_skip(), redis_or_skip()
+    schema = f"t_replicas_{os.getpid()}"
+    admin = create_engine(url, future=True)
+    with admin.begin() as connection:
+        connection.execute(text(f'drop schema if exists "{schema}" cascade'))
+        connection.execute(text(f'create schema "{schema}"'))
+    database = f"{url}?options=-csearch_path%3D{schema}"
+    tmp = tmp_path_factory.mktemp("replicas")
+    actions_port = free_port()
+    env = base_env(tmp)
+    env.update({"HELPLINE_TRACKER_URL": database, "HELPLINE_DATABASE_URL": database,
+                "HELPLINE_REDIS_URL": redis_url, "HELPLINE_STAFF_HOURS": "mon-sun 00:00-24:00",
+                "HELPLINE_ACTION_ENDPOINT": f"http://127.0.0.1:{actions_port}/webhook"})
+    add_staff(env, "lee", "Lee")
+    processes = [start([sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
+                       env, tmp / "actions.log")]
+    urls = []
+    try:
+        for name in ("a", "b"):
+            port = free_port()
+            processes.append(start([sys.executable, "-m", "rasa", "run", "--model", str(MODEL_PATH),
+                                    "--port", str(port), "--endpoints", "endpoints.yml",
+                                    "--credentials", "credentials.yml"], env, tmp / f"rasa-{name}.log"))
+            urls.append(f"http://127.0.0.1:{port}")
+        for url_, process in zip(urls, processes[1:]):
+            wait_for(f"{url_}/", process)
+        wait_for(f"http://127.0.0.1:{actions_port}/health", processes[0])
+        yield {"a": urls[0], "b": urls[1], "db": database, "processes": processes}
+    finally:
+        for process in processes:
+            stop_process(process)
+        with admin.begin() as connection:
+            connection.execute(text(f'drop schema "{schema}" cascade'))
+        admin.dispose()
+
+
+class ConsoleSocket:
+    """The console's live feed on one server, as the staff member's browser receives it."""
+
+    def __init__(self, url: str, staff: Staff) -> None:
+        import socketio
+
+        cookie = next(c.value for c in staff.jar if c.name == COOKIE_NAME)
+        self.events: "queue.Queue" = queue.Queue()
+        self.client = socketio.Client()
+        self.client.on("transcript", lambda data: self.events.put(data), namespace="/console")
+        self.client.connect(url, namespaces=["/console"], socketio_path="/socket.io", transports=["polling"],
+                            headers={"Cookie": f"{COOKIE_NAME}={cookie}"})
+
+    def wait_for_text(self, wanted: str, timeout: float = 30):
+        while True:
+            data = self.events.get(timeout=timeout)
+            if data["message"]["text"] == wanted:
+                return data
+
+    def close(self) -> None:
+        self.client.eio.disconnect(abort=True)
+
+
+def test_a_visitor_on_one_server_and_staff_on_the_other_talk_both_ways(replicas):
+    visitor = Visitor(replicas["a"])
+    lee = Staff(replicas["b"])
+    assert lee.login("lee")[0] == 200
+    feed = ConsoleSocket(replicas["b"], lee)
+    try:
+        visitor.say("can i talk to a real person")
+        assert visitor.wait("handoff_status", match=lambda s: s.get("state") == "waiting")
+        conversation_id = SessionSigner("e2e-secret").verify(visitor.session_id)
+        _, body = lee.call("GET", "/console/api/queue")
+        [entry] = [h for h in body["handoffs"] if h["conversation_id"] == conversation_id]
+        assert lee.call("POST", f"/console/api/handoffs/{entry['id']}/claim")[0] == 200
+        # server B's claim reaches the visitor on server A
+        assert "Lee" in visitor.wait("bot_uttered", match=lambda m: m.get("sender") == "system")["text"]
+        assert lee.call("POST", f"/console/api/handoffs/{entry['id']}/reply", {"text": "Hi, it's Lee."})[0] == 200
+        reply = visitor.wait("bot_uttered", timeout=10, match=lambda m: m.get("sender") == "staff")
+        assert reply["text"] == "Hi, it's Lee."
+        # the visitor's message on server A reaches the console on server B, live
+        visitor.say("thank you for answering")
+        seen = feed.wait_for_text("thank you for answering")
+        assert seen["conversation_id"] == conversation_id
+    finally:
+        feed.close()
+        visitor.close()
+
+
+def rest(url: str, sender: str, message: str):
+    request = urllib.request.Request(f"{url}/webhooks/rest/webhook", method="POST",
+                                     data=json.dumps({"sender": sender, "message": message}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return json.loads(response.read())
+
+
+def test_messages_sent_to_both_servers_at_once_are_all_processed_in_turn(replicas):
+    sender, per_server = "e2e-both-servers", 10
+    questions = ["is klonopin addictive", "what are the signs of an overdose", "does insurance cover rehab"]
+    failures = []
+
+    def send(url: str, label: str) -> None:
+        for i in range(per_server):
+            try:
+                replies = rest(url, sender, f"{questions[i % 3]} ({label}{i})")
+                assert replies, "no reply"
+            except Exception as error:  # collected: an assert in a thread would be lost
+                failures.append(f"{label}{i}: {error!r}")
+
+    threads = [threading.Thread(target=send, args=(replicas[name], name)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+
+    store = SQLTrackerStore(Domain.empty(), host=replicas["db"])
+    tracker = run_async(store.retrieve(sender))
+    store.engine.dispose()
+    events = [e.as_dict() for e in tracker.events]
+    users = [e["text"] for e in events if e["event"] == "user"]
+    assert len(users) == 2 * per_server, users  # none lost
+    for label in ("a", "b"):  # each server's messages in the order it sent them
+        assert [u.rsplit("(", 1)[1] for u in users if f"({label}" in u] == [f"{label}{i})" for i in range(per_server)]
+    # one at a time: every message is answered (bot reply, then listening) before the next one
+    turns, answered = 0, True
+    for event in events:
+        if event["event"] == "user":
+            assert answered, "a message was processed while the previous one was still being answered"
+            turns, answered = turns + 1, False
+        elif event["event"] == "action" and event["name"] == "action_listen" and turns:
+            answered = True
+    assert turns == 2 * per_server
