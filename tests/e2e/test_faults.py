@@ -113,3 +113,41 @@ def test_a_restart_mid_conversation_keeps_its_history(server):
         assert (callback.phone, callback.best_time) == ("412-555-0134", "weekday mornings")
     finally:
         store.engine.dispose()
+
+
+def test_with_redis_down_a_crisis_still_gets_its_lines(tmp_path):
+    """Several servers keep their conversation lock in Redis. With Redis down no message can
+    take the lock, so Rasa cannot answer: the web chat still sends a crisis message its crisis
+    reply, anything else an apology with the lines, and the health route names Redis."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from tests.e2e.support import Visitor
+
+    server = RasaServer(tmp_path)
+    server.env["HELPLINE_REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    server.start()
+    visitor = None
+    try:
+        visitor = Visitor(server.url)
+        visitor.say("my mom is unresponsive and her lips are blue")
+        replies = visitor.replies_until_quiet()
+        assert "911" in texts(replies)
+        [escalation] = [r["custom"]["escalation"] for r in replies if "escalation" in (r.get("custom") or {})]
+        assert escalation["tier"] == "emergency"
+
+        visitor.say("is klonopin addictive")
+        apology = texts(visitor.replies_until_quiet())
+        assert "technical problem" in apology and "988" in apology
+
+        try:
+            urllib.request.urlopen(f"{server.url}/webhooks/webchat/", timeout=30)
+            raise AssertionError("the health route answered 200 with Redis down")
+        except urllib.error.HTTPError as error:
+            status, body = error.code, json.loads(error.read())
+        assert status == 503 and any("Redis" in p for p in body["problems"]), body
+    finally:
+        if visitor is not None:
+            visitor.close()
+        server.stop()
