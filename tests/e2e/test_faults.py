@@ -32,6 +32,7 @@ class RasaServer:
             "HELPLINE_ACTION_ENDPOINT": f"http://127.0.0.1:{self.actions_port}/webhook",
             "HELPLINE_ACTION_TIMEOUT": str(ACTION_TIMEOUT),
             "RASA_TELEMETRY_ENABLED": "false",
+            "HELPLINE_ALLOWED_ORIGINS": "https://www.example.org, https://help.example.org",
         })
         self.url = f"http://127.0.0.1:{self.port}"
         self.starts = 0
@@ -95,6 +96,20 @@ def test_a_hanging_action_server_holds_a_reply_for_the_timeout_only(server):
     assert "1-800-555-0100" in texts(replies)
     assert ACTION_TIMEOUT <= elapsed < ACTION_TIMEOUT + 10, elapsed
     assert server.handoffs("e2e-hanging") == [("visitor_request", None, "offline")]
+
+
+@pytest.mark.parametrize("origin, allowed", [("https://help.example.org", True), ("https://evil.example", False)])
+def test_the_chat_opens_only_from_the_configured_origins(server, origin, allowed):
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(f"{server.url}/socket.io/?EIO=4&transport=polling", headers={"Origin": origin})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, cors = response.status, response.headers.get("Access-Control-Allow-Origin")
+    except urllib.error.HTTPError as error:
+        status, cors = error.code, error.headers.get("Access-Control-Allow-Origin")
+    assert (status, cors) == ((200, origin) if allowed else (400, None))
 
 
 def test_a_restart_mid_conversation_keeps_its_history(server):
