@@ -44,6 +44,7 @@ from typing import Any, Dict, List, Optional
 
 from bot import PROJECT_ROOT
 from bot.run import commands, free_port, stop, wait_until_up
+from bot.sio_driver import percentiles, run_driver, websocket_client
 from bot.train import MODEL_PATH, RASA_DATA, fingerprint, rasa_env
 
 BUILD = PROJECT_ROOT / "build" / "bench"
@@ -58,11 +59,8 @@ MESSAGES = [
 # to hundreds of turns, and Rasa reads and writes a conversation's whole history per message.
 CONVERSATION_LENGTH = 10
 # Socket.IO load: websocket clients from Node's socket.io-client when node and npm are there
-# (python-engineio's websocket client needs a newer aiohttp than Rasa 3.6 pins), else
-# python-socketio clients over long-polling, which add latency of their own at 200 clients
-SIO_SCRIPT = PROJECT_ROOT / "scripts" / "sio-load.js"
-SIO_CLIENT = BUILD / "sio-client"
-SIO_CLIENT_PACKAGE = "socket.io-client@4.8.1"
+# (bot/sio_driver.py, shared with `make load`), else python-socketio clients over
+# long-polling, which add latency of their own at 200 clients
 # stock Rasa keeps conversations in Rasa's own SQL tracker store (ours: bot/tracker_store.py)
 STOCK_ENDPOINTS = "action_endpoint:\n  url: ${HELPLINE_ACTION_ENDPOINT}\ntracker_store:\n  type: SQL\n" \
                   "  url: ${HELPLINE_TRACKER_URL}\n"
@@ -72,17 +70,6 @@ STOCK_CREDENTIALS = "rest:\nsocketio:\n  user_message_evt: user_uttered\n  bot_m
 
 def log(text: str) -> None:
     print(text, flush=True)
-
-
-def percentiles(values: List[float]) -> Dict[str, Optional[float]]:
-    if not values:
-        return {"n": 0, "p50": None, "p95": None, "p99": None}
-    ordered = sorted(values)
-
-    def pick(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
-
-    return {"n": len(values), "p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99)}
 
 
 # -- training --------------------------------------------------------------------
@@ -340,33 +327,11 @@ async def socket_conversation(url: str, ours: bool, stop_at: float, tally: Tally
     await client.disconnect()
 
 
-def websocket_client() -> Optional[Path]:
-    """The node_modules folder of the websocket load driver (installed once), or None."""
-    modules = SIO_CLIENT / "node_modules"
-    if (modules / "socket.io-client").exists():
-        return modules
-    if not (shutil.which("node") and shutil.which("npm")):
-        return None
-    log(f"  installing {SIO_CLIENT_PACKAGE} for the websocket load driver (once)...")
-    done = subprocess.run(["npm", "install", "--prefix", str(SIO_CLIENT), "--no-audit", "--no-fund",
-                           SIO_CLIENT_PACKAGE], capture_output=True, text=True)
-    if done.returncode != 0:
-        log(f"  npm install failed, Socket.IO falls back to long-polling: {done.stderr.strip()[-300:]}")
-        return None
-    return modules
-
-
 async def websocket_load(modules: Path, url: str, ours: bool, conversations: int, seconds: float,
                          pace: Optional[float]) -> Dict[str, Any]:
     config = {"url": url, "ours": ours, "conversations": conversations, "seconds": seconds, "pace": pace or 0,
               "length": CONVERSATION_LENGTH, "messages": MESSAGES}
-    process = await asyncio.create_subprocess_exec(
-        "node", str(SIO_SCRIPT), json.dumps(config), stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env={**os.environ, "NODE_PATH": str(modules)})
-    out, err = await process.communicate()
-    if process.returncode != 0:
-        raise RuntimeError(f"the websocket load driver failed: {err.decode()[-500:]}")
-    result = json.loads(out)
+    result = await run_driver(modules, config)
     latencies = [ms / 1000 for ms in result["latencies_ms"]]
     return {**percentiles(latencies), "throughput_per_s": round(len(latencies) / result["elapsed_s"], 1),
             "errors": result["errors"], "lost": result["lost"], "client": "websocket (node socket.io-client)"}
@@ -386,9 +351,10 @@ async def run_load(url: str, channel: str, ours: bool, conversations: int, secon
             await asyncio.gather(*(rest_conversation(session, url, stop_at, tally, pace, spread * i / conversations)
                                    for i in range(conversations)))
     else:
-        modules = websocket_client()
+        modules = websocket_client(log)
         if modules is not None:
             return await websocket_load(modules, url, ours, conversations, seconds, pace)
+        log("  Socket.IO falls back to python-socketio clients over long-polling")
         await asyncio.gather(*(socket_conversation(url, ours, stop_at, tally, pace, spread * i / conversations)
                                for i in range(conversations)))
     elapsed = time.monotonic() - started

@@ -1,55 +1,141 @@
 // Socket.IO load driver: many simulated visitors over websockets, one process.
-// usage: node scripts/sio-load.js CONFIG_JSON  (url, conversations, seconds, pace, length, messages, ours)
-// Used by `make bench` (bot/bench.py), which installs socket.io-client into build/bench/sio-client.
-// prints one JSON object: latencies in ms, errors, lost
+// usage: node scripts/sio-load.js CONFIG_JSON
+// Used by `make bench` (bot/bench.py) and `make load` (bot/load.py) through bot/sio_driver.py,
+// which installs socket.io-client into build/sio-client.
+//
+// CONFIG_JSON: url (or urls: visitor i uses urls[i % urls.length]), conversations (visitors at
+// once), seconds (sending time after the ramp-up), pace (seconds from one message of a visitor
+// to its next; 0: back to back), length (messages per conversation: then a new conversation on
+// the same connection), messages (sent in turn), ours (this assistant issues session ids; stock
+// Rasa takes made-up ones), and optionally timeout (seconds to wait for a reply, default 30),
+// progress (seconds between PROGRESS lines on stderr, default none) and vary (visitor i starts
+// at message i, so visitors at the same moment ask different questions; default: all start at 0).
+//
+// Each visitor waits for the reply to its message before it sends the next (a closed loop),
+// and an answer is complete when 50 ms pass without another part of it. Visitors start spread
+// over min(pace, 5) s, then send for `seconds`; a message still waiting then is waited for
+// (up to `timeout`), so every message sent ends replied, errored or lost.
+//
+// prints one JSON object: latencies_ms (first part of each answer), complete_ms (last part),
+// errors, lost, sent, elapsed_s, error_kinds, handoffs, escalations and by_url (the same per URL).
+// A message is lost when no reply came within `timeout` or the connection dropped while it
+// waited; it errors when the server answered it with session_error (e.g. the flood limit).
+// Errors also count connections and sessions that failed and dropped connections. After a
+// lost message the visitor reconnects, so a late reply is never taken for the next one.
 const crypto = require("crypto");
 const { io } = require("socket.io-client");
 
 const cfg = JSON.parse(process.argv[2]);
-const latencies = [];
-let errors = 0, lost = 0;
+const urls = cfg.urls || [cfg.url];
+const timeoutMs = (cfg.timeout || 30) * 1000;
+const perUrl = urls.map((url) => ({ url, sent: 0, latencies_ms: [], errors: 0, lost: 0 }));
+const latencies = [], complete = [];
+const errorKinds = {};
+let errors = 0, lost = 0, sent = 0, handoffs = 0, escalations = 0;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function error(stats, kind) {
+  errors++;
+  stats.errors++;
+  errorKinds[kind] = (errorKinds[kind] || 0) + 1;
+}
 
 async function visitor(index) {
   const spread = Math.min(cfg.pace || 0, 5) * 1000;
   await sleep(cfg.conversations > 1 ? (spread * index) / cfg.conversations : 0);
   const stopAt = cfg.stopAt;
-  const socket = io(cfg.url, { path: "/socket.io", transports: ["websocket"], reconnection: false, timeout: 30000 });
-  let waiter = null;
+  const stats = perUrl[index % urls.length];
+  let socket = null;
+  let waiter = null;    // resolves with the time of a reply, or with {problem}
   let confirmed = null;
   let lastReply = 0;
-  socket.on("bot_uttered", () => {
-    const now = performance.now();
-    lastReply = now;
-    if (waiter) { const w = waiter; waiter = null; w(now); }
-  });
-  socket.on("session_confirm", () => { if (confirmed) { const c = confirmed; confirmed = null; c(); } });
-  const session = () => new Promise((resolve, reject) => {
-    confirmed = resolve;
-    // this assistant issues signed ids itself; stock Rasa takes the id the client makes up
-    socket.emit("session_request", { session_id: cfg.ours ? null : crypto.randomUUID() });
-    setTimeout(() => reject(new Error("no session_confirm")), 30000);
-  });
-  try {
-    await new Promise((resolve, reject) => { socket.on("connect", resolve); socket.on("connect_error", reject); });
-    await session();
-  } catch (e) { errors++; socket.close(); return; }
-  let i = 0;
+
+  function send(value) { if (waiter) { const w = waiter; waiter = null; w(value); } }
+
+  // a connection with its session; false (and an error counted) when either fails
+  async function open() {
+    const s = io(urls[index % urls.length], { path: "/socket.io", transports: ["websocket"], reconnection: false,
+                                              timeout: timeoutMs, forceNew: true });
+    socket = s;
+    s.on("bot_uttered", (data) => {
+      if (s !== socket) return;
+      const now = performance.now();
+      lastReply = now;
+      if (data && data.custom && data.custom.escalation) escalations++;
+      send(now);
+    });
+    s.on("handoff_status", () => { if (s === socket) handoffs++; });
+    s.on("session_error", (data) => {
+      if (s === socket) send({ problem: `session_error:${(data && data.reason) || "unknown"}` });
+    });
+    s.on("session_confirm", () => { if (s === socket && confirmed) { const c = confirmed; confirmed = null; c(); } });
+    s.on("disconnect", (reason) => {
+      if (s !== socket || reason === "io client disconnect") return;
+      error(stats, "disconnect");
+      send({ problem: "disconnect" });
+    });
+    try {
+      await new Promise((resolve, reject) => { s.on("connect", resolve); s.on("connect_error", reject); });
+    } catch (e) { error(stats, "connect"); s.close(); return false; }
+    if (!(await session())) { s.close(); return false; }
+    return true;
+  }
+
+  function session() {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { confirmed = null; error(stats, "session"); resolve(false); }, timeoutMs);
+      confirmed = () => { clearTimeout(timer); resolve(true); };
+      // this assistant issues signed ids itself; stock Rasa takes the id the client makes up
+      socket.emit("session_request", { session_id: cfg.ours ? null : crypto.randomUUID() });
+    });
+  }
+
+  if (!(await open())) return;
+  let i = 0, turn = 0;  // messages of this visitor, of its current conversation
   while (performance.now() < stopAt) {
-    if (i && i % cfg.length === 0) {
-      try { await session(); } catch (e) { errors++; break; }
+    if (!socket.connected) {  // dropped between messages (counted): a new connection
+      socket.close();
+      if (!(await open())) return;
+      turn = 0;
+    } else if (turn === cfg.length) {
+      if (!(await session())) break;
+      turn = 0;
     }
-    const sent = performance.now();
+    const started = performance.now();
     const reply = new Promise((resolve) => { waiter = resolve; });
-    socket.emit("user_uttered", { message: cfg.messages[i % cfg.messages.length] });
+    socket.emit("user_uttered", { message: cfg.messages[((cfg.vary ? index : 0) + i) % cfg.messages.length] });
+    sent++;
+    stats.sent++;
     i++;
-    const got = await Promise.race([reply, sleep(30000).then(() => null)]);
-    if (got === null) { waiter = null; lost++; continue; }
-    latencies.push(got - sent);
+    turn++;
+    let timer;
+    const got = await Promise.race([reply, new Promise((r) => { timer = setTimeout(() => r(null), timeoutMs); })]);
+    clearTimeout(timer);
+    waiter = null;
+    if (got === null || got.problem === "disconnect") {
+      lost++;
+      stats.lost++;
+      // a late reply must not be taken for the reply to the next message: a new connection
+      socket.close();
+      if (performance.now() >= stopAt || !(await open())) return;
+      turn = 0;
+      continue;
+    }
+    if (got.problem) {
+      error(stats, got.problem);
+    } else {
+      latencies.push(got - started);
+      stats.latencies_ms.push(got - started);
+    }
     // the rest of a multi-part answer: wait until 50 ms pass without a message, so a late
     // part is never taken for the reply to the next question
     do { await sleep(50); } while (performance.now() - lastReply < 50);
-    if (cfg.pace) await sleep(Math.max(0, cfg.pace * 1000 - (performance.now() - sent)));
+    if (!got.problem) complete.push(lastReply - started);
+    if (cfg.pace) {
+      const wait = Math.max(0, cfg.pace * 1000 - (performance.now() - started));
+      if (performance.now() + wait >= stopAt) break;  // no next message: the run is over
+      await sleep(wait);
+    }
   }
   socket.close();
 }
@@ -57,8 +143,18 @@ async function visitor(index) {
 (async () => {
   const started = performance.now();
   cfg.stopAt = started + (cfg.seconds + Math.min(cfg.pace || 0, 5)) * 1000;
+  let ticker = null;
+  if (cfg.progress) {
+    ticker = setInterval(() => {
+      const line = { elapsed_s: (performance.now() - started) / 1000, sent, replied: latencies.length, errors, lost };
+      process.stderr.write("PROGRESS " + JSON.stringify(line) + "\n");
+    }, cfg.progress * 1000);
+  }
   await Promise.all(Array.from({ length: cfg.conversations }, (_, i) => visitor(i)));
+  if (ticker) clearInterval(ticker);
   const elapsed = (performance.now() - started) / 1000;
-  process.stdout.write(JSON.stringify({ latencies_ms: latencies, errors, lost, elapsed_s: elapsed }) + "\n");
-  process.exit(0);
+  process.stdout.write(JSON.stringify({
+    latencies_ms: latencies, complete_ms: complete, errors, lost, sent, elapsed_s: elapsed,
+    error_kinds: errorKinds, handoffs, escalations, by_url: perUrl,
+  }) + "\n", () => process.exit(0));
 })();
