@@ -12,7 +12,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install nlp train run test test-browser test-unit test-conversations validate content-check nlu-report unanswered retention audit crisis-report eval latency bench lock clean
+.PHONY: help install nlp train run test test-browser test-unit test-conversations validate content-check nlu-report unanswered retention audit crisis-report eval latency bench load lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -91,6 +91,10 @@ latency: ## per-message reply latency of a running assistant (start it with make
 
 bench: train ## this assistant side by side with stock Rasa: latency, throughput, memory, training (prints figures)
 	@$(PY) -m bot.bench
+
+load: install ## Socket.IO visitors against a running assistant (URL VISITORS SECONDS PACE): latency, throughput; exit 1 if any message is lost
+	@$(PY) -m bot.load $(if $(URL),--url "$(URL)") $(if $(VISITORS),--visitors $(VISITORS)) \
+		$(if $(SECONDS),--seconds $(SECONDS)) $(if $(PACE),--pace $(PACE)) $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
 lock: ## regenerate requirements.lock from requirements.in in a fresh environment
 	rm -rf /tmp/helpline-lock && "$$(scripts/find-python310)" -m venv /tmp/helpline-lock
