@@ -19,6 +19,7 @@ from actions import services
 from bot import PROJECT_ROOT, action_fallback
 from bot.handoff.store import HandoffRequest, HandoffStore
 from bot.run import free_port
+from tests.conftest import run_async
 
 DOMAIN = Domain.load(str(PROJECT_ROOT / "domain"))
 
@@ -52,7 +53,7 @@ def run(action_name: str, url: str, sender: str = "visitor-1", text: str = "can 
     action = RemoteAction(action_name, EndpointConfig(url))
     channel = CollectingOutputChannel()
     started = time.monotonic()
-    events = asyncio.run(action.run(channel, TemplatedNaturalLanguageGenerator(DOMAIN.responses),
+    events = run_async(action.run(channel, TemplatedNaturalLanguageGenerator(DOMAIN.responses),
                                     tracker(sender, text, intent), DOMAIN))
     return events, time.monotonic() - started
 
@@ -92,7 +93,7 @@ def test_a_hanging_action_server_is_given_up_on_after_the_timeout(store, monkeyp
         return events, time.monotonic() - started
 
     monkeypatch.setenv("HELPLINE_ACTION_TIMEOUT", "0.5")
-    events, elapsed = asyncio.run(scenario())
+    events, elapsed = run_async(scenario())
     assert 0.5 <= elapsed < 5, elapsed
     assert "1-800-555-0100" in uttered(events)
     assert handoffs(store, "visitor-hang") == [("visitor_request", "offline")]
@@ -140,7 +141,7 @@ def test_the_action_server_answer_is_used_when_it_answers(store):
         finally:
             await runner.cleanup()
 
-    events = asyncio.run(scenario())
+    events = run_async(scenario())
     assert uttered(events) == "from the action server"
     assert handoffs(store, "visitor-up") == []  # the in-process action did not run as well
 
