@@ -8,8 +8,8 @@ once into build/sio-client by bot/sio_driver.py; needs node and npm) that asks t
 questions below, waits for the answer (complete when 50 ms pass without another part),
 then sends its next message PACE seconds after the previous one. After 10 messages the
 visitor's chat ends and a new one starts on the same connection. Visitors start spread over
-the first PACE seconds (at most 5), then send for SECONDS; a reply still due then is waited
-for, so every message ends replied, errored or lost.
+the first PACE seconds (so messages arrive evenly), then send for SECONDS; a reply still due
+then is waited for, so every message ends replied, errored or lost.
 
 With several URLs (comma-separated) visitor i talks to URL i mod n: several Rasa servers
 sharing PostgreSQL and Redis, without a proxy in front.
@@ -245,7 +245,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for warning in warnings:
         print(warning, file=sys.stderr)
 
-    ramp = min(args.pace, 5.0)
+    ramp = args.pace  # one visitor's first message after another: messages arrive evenly
     where = args.urls[0] if len(args.urls) == 1 else f"{len(args.urls)} servers ({', '.join(args.urls)})"
     pace = f"one message every {args.pace:g} s each" if args.pace else "messages back to back"
     log(f"Load test: {args.visitors} visitors on {where}, {pace}; ramp-up {ramp:g} s, then {args.seconds:g} s "
@@ -257,7 +257,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     config = {"urls": args.urls, "ours": True, "conversations": args.visitors, "seconds": args.seconds,
               "pace": args.pace, "length": CONVERSATION_LENGTH, "messages": MESSAGES, "timeout": args.timeout,
-              "progress": PROGRESS_SECONDS, "vary": True}
+              "progress": PROGRESS_SECONDS, "vary": True, "ramp": ramp}
     # connecting, the last replies and reconnecting after a lost message each wait up to --timeout
     limit = ramp + args.seconds + 3 * args.timeout + 60
     try:

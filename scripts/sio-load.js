@@ -7,13 +7,14 @@
 // once), seconds (sending time after the ramp-up), pace (seconds from one message of a visitor
 // to its next; 0: back to back), length (messages per conversation: then a new conversation on
 // the same connection), messages (sent in turn), ours (this assistant issues session ids; stock
-// Rasa takes made-up ones), and optionally timeout (seconds to wait for a reply, default 30),
+// Rasa takes made-up ones), and optionally ramp (seconds over which visitors start, default
+// min(pace, 5)), timeout (seconds to wait for a reply, default 30),
 // progress (seconds between PROGRESS lines on stderr, default none) and vary (visitor i starts
 // at message i, so visitors at the same moment ask different questions; default: all start at 0).
 //
 // Each visitor waits for the reply to its message before it sends the next (a closed loop),
 // and an answer is complete when 50 ms pass without another part of it. Visitors start spread
-// over min(pace, 5) s, then send for `seconds`; a message still waiting then is waited for
+// over `ramp` seconds, then send for `seconds`; a message still waiting then is waited for
 // (up to `timeout`), so every message sent ends replied, errored or lost.
 //
 // prints one JSON object: latencies_ms (first part of each answer), complete_ms (last part),
@@ -28,6 +29,7 @@ const { io } = require("socket.io-client");
 const cfg = JSON.parse(process.argv[2]);
 const urls = cfg.urls || [cfg.url];
 const timeoutMs = (cfg.timeout || 30) * 1000;
+const ramp = cfg.ramp !== undefined ? cfg.ramp : Math.min(cfg.pace || 0, 5);
 const perUrl = urls.map((url) => ({ url, sent: 0, latencies_ms: [], errors: 0, lost: 0 }));
 const latencies = [], complete = [];
 const errorKinds = {};
@@ -41,8 +43,7 @@ function error(stats, kind) {
 }
 
 async function visitor(index) {
-  const spread = Math.min(cfg.pace || 0, 5) * 1000;
-  await sleep(cfg.conversations > 1 ? (spread * index) / cfg.conversations : 0);
+  await sleep(cfg.conversations > 1 ? (ramp * 1000 * index) / cfg.conversations : 0);
   const stopAt = cfg.stopAt;
   const stats = perUrl[index % urls.length];
   let socket = null;
@@ -142,7 +143,7 @@ async function visitor(index) {
 
 (async () => {
   const started = performance.now();
-  cfg.stopAt = started + (cfg.seconds + Math.min(cfg.pace || 0, 5)) * 1000;
+  cfg.stopAt = started + (cfg.seconds + ramp) * 1000;
   let ticker = null;
   if (cfg.progress) {
     ticker = setInterval(() => {
