@@ -12,7 +12,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install nlp train run test test-browser test-unit test-conversations validate content-check nlu-report unanswered retention audit crisis-report eval latency bench load lock clean
+.PHONY: help install nlp train run test test-browser test-unit test-conversations validate content-check nlu-report unanswered retention migrate audit crisis-report eval latency bench load lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ nlu-report: nlp ## NLU quality report in results/nlu-report/index.html: F1 per i
 
 unanswered: install ## what visitors asked that the assistant could not answer (DAYS=30): results/unanswered/
 	@$(PY) -m bot.unanswered $(if $(DAYS),--days $(DAYS))
+
+migrate: install ## upgrade the helpline database to this release's schema (servers do it at start unless HELPLINE_AUTO_MIGRATE=false)
+	@$(PY) -m bot.migrate upgrade
 
 retention: install ## erase conversations idle for DAYS days (default HELPLINE_RETENTION_DAYS or 30); DRY_RUN=1 only counts
 	@$(PY) -m bot.retention $(if $(DAYS),--days $(DAYS)) $(if $(DRY_RUN),--dry-run)

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
 
+from bot.migrate import ensure_schema
 from bot.sqlite import is_sqlite_file, sqlite_engine
 
 Base = declarative_base()
@@ -107,6 +108,7 @@ class StaffMessage(Base):
     staff_id = Column(Integer, ForeignKey("staff_users.id"), nullable=False)
     text = Column(Text, nullable=False)
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    __table_args__ = (Index("ix_staff_messages_handoff", "handoff_id"),)  # erasing a conversation
 
 
 class AuditEntry(Base):
@@ -117,6 +119,7 @@ class AuditEntry(Base):
     handoff_id = Column(Integer, ForeignKey("handoff_requests.id"))
     details = Column(JSON)
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    __table_args__ = (Index("ix_audit_handoff", "handoff_id"),)  # a handoff's entries; detaching them on erasure
 
 
 class TranscriptMessage(Base):
@@ -133,6 +136,7 @@ class TranscriptMessage(Base):
     __table_args__ = (
         CheckConstraint("role in ('visitor', 'bot', 'staff', 'system')", name="ck_transcript_role"),
         Index("ix_transcript_conversation", "conversation_id", "id"),
+        Index("ix_transcript_activity", "conversation_id", "created_at"),  # retention: last activity
     )
 
 
@@ -143,6 +147,10 @@ class StaffSession(Base):
     csrf_token = Column(String(64), nullable=False)
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     expires_at = Column(DateTime(timezone=True), nullable=False)
+    __table_args__ = (
+        Index("ix_staff_sessions_staff", "staff_id"),      # logging a disabled account out
+        Index("ix_staff_sessions_expires", "expires_at"),  # retention: expired sessions
+    )
 
 
 class CallbackRequest(Base):
@@ -156,7 +164,10 @@ class CallbackRequest(Base):
     consent_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     status = Column(String(20), nullable=False, default="pending")  # pending | called | closed
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
-    __table_args__ = (CheckConstraint("consent", name="ck_callback_consent"),)
+    __table_args__ = (
+        CheckConstraint("consent", name="ck_callback_consent"),
+        Index("ix_callback_handoff", "handoff_id"),  # erasing a conversation
+    )
 
 
 class HandoffConflict(Exception):
@@ -166,7 +177,9 @@ class HandoffConflict(Exception):
 class HandoffStore:
     """Repository over the handoff tables. One per process; thread-safe sessions."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, auto_migrate: Optional[bool] = None) -> None:
+        """``auto_migrate``: upgrade a database whose schema is behind (default: HELPLINE_AUTO_MIGRATE,
+        else true); when false, a database behind raises bot.migrate.SchemaError."""
         parsed = make_url(url)
         if is_sqlite_file(parsed):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -175,7 +188,8 @@ class HandoffStore:
         else:
             self.engine = create_engine(url, future=True, pool_pre_ping=True)
         self._sessions = sessionmaker(self.engine, future=True, expire_on_commit=False)
-        Base.metadata.create_all(self.engine)
+        # the schema comes from the migrations (bot/migrations), never from create_all
+        ensure_schema(self.engine, auto_migrate)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
