@@ -46,6 +46,24 @@ def api_arguments(env: Mapping[str, str] = os.environ) -> List[str]:
     return ["--enable-api", "--auth-token", token]
 
 
+def database_problem() -> str:
+    """Bring the helpline database to this release's schema once, before the servers start
+    (they would each check it too); what stops it, else ""."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.migrate import SchemaError, prepare
+    from bot.settings import DEFAULT_DATABASE_URL
+
+    try:
+        prepare(os.environ.get("HELPLINE_DATABASE_URL", DEFAULT_DATABASE_URL))
+    except SchemaError as exc:
+        return str(exc)
+    except SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [exc.__class__.__name__]
+        return f"cannot use the helpline database (HELPLINE_DATABASE_URL): {detail[0]}"
+    return ""
+
+
 def server_env(actions_port: int) -> Dict[str, str]:
     env = rasa_env()
     defaults = {
@@ -126,6 +144,10 @@ def main(argv=None) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     VAR.mkdir(exist_ok=True)
+    problem = database_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     env = server_env(args.actions_port)
     processes: List[subprocess.Popen] = []
     stopping = False

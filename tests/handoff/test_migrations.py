@@ -251,6 +251,21 @@ def test_auto_migrate_false_refuses_a_database_behind(database_url, monkeypatch,
     store.engine.dispose()
 
 
+def test_bot_run_stops_before_starting_the_servers_when_the_schema_is_behind(tmp_path, monkeypatch):
+    from bot.run import database_problem
+
+    url = f"sqlite:///{tmp_path / 'helpline.db'}"
+    migrate.main(["--database-url", url, "upgrade", "0001"])
+    monkeypatch.setenv("HELPLINE_DATABASE_URL", url)
+    monkeypatch.setenv("HELPLINE_AUTO_MIGRATE", "false")
+    assert "run `make migrate`" in database_problem()
+    monkeypatch.setenv("HELPLINE_AUTO_MIGRATE", "true")
+    assert database_problem() == ""
+    assert revisions(url) == migrate.heads()
+    monkeypatch.setenv("HELPLINE_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/helpline")
+    assert database_problem().startswith("cannot use the helpline database (HELPLINE_DATABASE_URL)")
+
+
 @pytest.mark.parametrize("value, expected", [
     (None, True), ("", True), ("true", True), ("1", True), ("yes", True), (" TRUE ", True), ("on", True),
     ("false", False), ("0", False), ("no", False), ("Off", False),
