@@ -5,8 +5,8 @@
 
 Each visitor is a websocket client (scripts/sio-load.js, Node's socket.io-client, installed
 once into build/sio-client by bot/sio_driver.py; needs node and npm) that asks the FAQ
-questions below, waits for the answer (complete when 50 ms pass without another part),
-then sends its next message PACE seconds after the previous one. After 10 messages the
+questions below, waits for the whole answer (the server's typing {on: false} after its last
+part), then sends its next message PACE seconds after the previous one. After 10 messages the
 visitor's chat ends and a new one starts on the same connection. Visitors start spread over
 the first PACE seconds (so messages arrive evenly), then send for SECONDS; a reply still due
 then is waited for, so every message ends replied, errored or lost.
@@ -17,8 +17,8 @@ sharing PostgreSQL and Redis, without a proxy in front.
 Prints progress every 10 s, then p50/p95/p99 reply latency (to the first part of the
 answer), throughput, errors and lost messages; writes results/load/<time>.json.
 
-- lost: a message with no reply within --timeout seconds, or whose connection dropped
-  while it waited;
+- lost: a message without a complete answer within --timeout seconds, with an empty one,
+  or whose connection dropped while it waited;
 - errors: a message answered with session_error (e.g. the flood limit), and connections
   or sessions that failed or dropped.
 
@@ -218,7 +218,7 @@ def table(result: Dict[str, Any]) -> str:
         ("full answer p95", ms(complete["p95"])),
         ("throughput", f"{result['throughput_per_s']} messages/s{offered}"),
         ("errors", str(result["errors"]) + (f" ({kinds})" if kinds else "")),
-        ("lost", f"{result['lost']} (no reply within {result['options']['timeout']:g} s)"),
+        ("lost", f"{result['lost']} (no answer within {result['options']['timeout']:g} s)"),
     ]
     if result["handoffs"] or result["escalations"]:
         rows.append(("handoffs / crisis replies", f"{result['handoffs']} / {result['escalations']} "

@@ -12,15 +12,22 @@
 // progress (seconds between PROGRESS lines on stderr, default none) and vary (visitor i starts
 // at message i, so visitors at the same moment ask different questions; default: all start at 0).
 //
-// Each visitor waits for the reply to its message before it sends the next (a closed loop),
-// and an answer is complete when 50 ms pass without another part of it. Visitors start spread
-// over `ramp` seconds, then send for `seconds`; a message still waiting then is waited for
-// (up to `timeout`), so every message sent ends replied, errored or lost.
+// Each visitor waits for the whole answer to its message before it sends the next (a closed
+// loop). This assistant (ours) sends typing {on: false} after the last part of an answer, which
+// completes it; stock Rasa sends no such marker, so there an answer is complete when 50 ms pass
+// without another part. The 50 ms of quiet alone is not enough under overload: the parts of
+// one answer can then be seconds apart, a late part is taken for the reply to the next message,
+// and the visitors run ahead of the server. In both cases the driver also waits for 50 ms of
+// quiet before the next message.
 //
-// prints one JSON object: latencies_ms (first part of each answer), complete_ms (last part),
+// Visitors start spread over `ramp` seconds, then send for `seconds`; a message still waiting
+// then is waited for (up to `timeout`), so every message sent ends replied, errored or lost.
+//
+// prints one JSON object: latencies_ms (first part of each answer), complete_ms (whole answer),
 // errors, lost, sent, elapsed_s, error_kinds, handoffs, escalations and by_url (the same per URL).
-// A message is lost when no reply came within `timeout` or the connection dropped while it
-// waited; it errors when the server answered it with session_error (e.g. the flood limit).
+// A message is lost when its answer was not complete within `timeout`, was empty, or the
+// connection dropped while it waited; it errors when the server answered it with session_error
+// (e.g. the flood limit).
 // Errors also count connections and sessions that failed and dropped connections. After a
 // lost message the visitor reconnects, so a late reply is never taken for the next one.
 const crypto = require("crypto");
@@ -47,33 +54,49 @@ async function visitor(index) {
   const stopAt = cfg.stopAt;
   const stats = perUrl[index % urls.length];
   let socket = null;
-  let waiter = null;    // resolves with the time of a reply, or with {problem}
+  let answer = null;    // the message waiting for its answer: {first, problem, resolve}
   let confirmed = null;
   let lastReply = 0;
+  let inHandoff = false;  // the conversation went to staff: no typing marker to wait for
 
-  function send(value) { if (waiter) { const w = waiter; waiter = null; w(value); } }
+  function finish(problem) {
+    if (!answer) return;
+    const a = answer;
+    answer = null;
+    if (problem) a.problem = problem;
+    a.resolve(a);
+  }
 
   // a connection with its session; false (and an error counted) when either fails
   async function open() {
     const s = io(urls[index % urls.length], { path: "/socket.io", transports: ["websocket"], reconnection: false,
                                               timeout: timeoutMs, forceNew: true });
     socket = s;
+    inHandoff = false;
     s.on("bot_uttered", (data) => {
       if (s !== socket) return;
       const now = performance.now();
       lastReply = now;
       if (data && data.custom && data.custom.escalation) escalations++;
-      send(now);
+      if (!answer) return;
+      if (answer.first === null) answer.first = now;
+      if (!cfg.ours || inHandoff) finish();
     });
-    s.on("handoff_status", () => { if (s === socket) handoffs++; });
+    // this assistant: typing {on: false} follows the last part of every answer
+    s.on("typing", (data) => { if (s === socket && data && data.on === false && answer && cfg.ours) finish(); });
+    s.on("handoff_status", (data) => {
+      if (s !== socket) return;
+      handoffs++;
+      inHandoff = !!data && (data.state === "waiting" || data.state === "connected");
+    });
     s.on("session_error", (data) => {
-      if (s === socket) send({ problem: `session_error:${(data && data.reason) || "unknown"}` });
+      if (s === socket) finish(`session_error:${(data && data.reason) || "unknown"}`);
     });
     s.on("session_confirm", () => { if (s === socket && confirmed) { const c = confirmed; confirmed = null; c(); } });
     s.on("disconnect", (reason) => {
       if (s !== socket || reason === "io client disconnect") return;
       error(stats, "disconnect");
-      send({ problem: "disconnect" });
+      finish("disconnect");
     });
     try {
       await new Promise((resolve, reject) => { s.on("connect", resolve); s.on("connect_error", reject); });
@@ -101,9 +124,10 @@ async function visitor(index) {
     } else if (turn === cfg.length) {
       if (!(await session())) break;
       turn = 0;
+      inHandoff = false;
     }
     const started = performance.now();
-    const reply = new Promise((resolve) => { waiter = resolve; });
+    const reply = new Promise((resolve) => { answer = { first: null, problem: null, resolve }; });
     socket.emit("user_uttered", { message: cfg.messages[((cfg.vary ? index : 0) + i) % cfg.messages.length] });
     sent++;
     stats.sent++;
@@ -111,8 +135,9 @@ async function visitor(index) {
     turn++;
     let timer;
     const got = await Promise.race([reply, new Promise((r) => { timer = setTimeout(() => r(null), timeoutMs); })]);
+    const done = performance.now();
     clearTimeout(timer);
-    waiter = null;
+    answer = null;
     if (got === null || got.problem === "disconnect") {
       lost++;
       stats.lost++;
@@ -124,14 +149,17 @@ async function visitor(index) {
     }
     if (got.problem) {
       error(stats, got.problem);
+    } else if (got.first === null) {  // answered with nothing
+      lost++;
+      stats.lost++;
     } else {
-      latencies.push(got - started);
-      stats.latencies_ms.push(got - started);
+      latencies.push(got.first - started);
+      stats.latencies_ms.push(got.first - started);
     }
     // the rest of a multi-part answer: wait until 50 ms pass without a message, so a late
     // part is never taken for the reply to the next question
     do { await sleep(50); } while (performance.now() - lastReply < 50);
-    if (!got.problem) complete.push(lastReply - started);
+    if (!got.problem && got.first !== null) complete.push((cfg.ours && !inHandoff ? done : lastReply) - started);
     if (cfg.pace) {
       const wait = Math.max(0, cfg.pace * 1000 - (performance.now() - started));
       if (performance.now() + wait >= stopAt) break;  // no next message: the run is over
