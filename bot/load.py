@@ -42,7 +42,7 @@ import urllib.error
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 from bot import PROJECT_ROOT
 from bot.channels.guard import FloodLimit
