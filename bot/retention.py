@@ -35,21 +35,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from sqlalchemy import column, create_engine, delete, func, insert, inspect, null, or_, select, table, update
-from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
 
 from bot.handoff.store import (OPEN, AuditEntry, CallbackRequest, HandoffRequest, StaffMessage, StaffSession,
                                TranscriptMessage, utcnow)
 from bot.settings import DEFAULT_DATABASE_URL
+from bot.dburl import engine_options, first_line, parse, redact
 from bot.sqlite import is_sqlite_file, sqlite_engine
 
 DEFAULT_DAYS = 30
@@ -84,17 +84,6 @@ class RetentionError(Exception):
     """A database cannot be used, or a setting is wrong: one line for the operator."""
 
 
-def redact(url: str) -> str:
-    """The URL without its password."""
-    return re.sub(r"(//[^/@:]*):[^/@]*@", r"\1:***@", url)
-
-
-def first_line(exc: BaseException) -> str:
-    detail = getattr(exc, "orig", None) or exc
-    lines = [line.strip() for line in str(detail).splitlines() if line.strip()]
-    return lines[0] if lines else exc.__class__.__name__
-
-
 def retention_days(environ: Optional[Dict[str, str]] = None) -> int:
     """HELPLINE_RETENTION_DAYS, else 30."""
     value = (os.environ if environ is None else environ).get(DAYS_VARIABLE, "").strip()
@@ -122,13 +111,7 @@ def default_database_url() -> str:
 
 def open_engine(url: str, synchronous: str = "FULL") -> Optional[Engine]:
     """An engine for the URL, or None for an SQLite file that does not exist (nothing recorded yet)."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise RetentionError(
-            f"not a database URL: {redact(url)!r} (expected e.g. sqlite:///var/tracker.db "
-            f"or postgresql://user:password@host:5432/helpline)"
-        ) from None
+    parsed = parse(url, RetentionError)
     try:
         if is_sqlite_file(parsed) and "uri" not in parsed.query:
             path = Path(parsed.database).expanduser()
@@ -140,14 +123,7 @@ def open_engine(url: str, synchronous: str = "FULL") -> Optional[Engine]:
                 raise RetentionError(f"{path} is not an SQLite database ({redact(url)})")
             # WAL and a busy timeout: the running server may be writing at the same time
             return sqlite_engine(parsed, synchronous=synchronous, future=True)
-        kwargs: Dict[str, Any] = {}
-        if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg2":
-            connect_args: Dict[str, Any] = {"connect_timeout": 10}
-            schema = os.environ.get("POSTGRESQL_SCHEMA")  # Rasa's own setting for its tracker store
-            if schema and "options" not in parsed.query:
-                connect_args["options"] = f"-csearch_path={schema}"
-            kwargs["connect_args"] = connect_args
-        return create_engine(parsed, future=True, **kwargs)
+        return create_engine(parsed, future=True, **engine_options(parsed))
     except (NoSuchModuleError, ImportError) as exc:
         raise RetentionError(f"cannot use {redact(url)!r}: {first_line(exc)}") from None
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import re
 import sqlite3
 import sys
@@ -51,10 +50,11 @@ import yaml
 from scipy.sparse import vstack
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sqlalchemy import case, column, create_engine, inspect, select, table, text
-from sqlalchemy.engine import Connection, Engine, Result, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.engine import Connection, Engine, Result
+from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
 
 from bot import PROJECT_ROOT
+from bot.dburl import engine_options, first_line, parse, redact
 from bot.content import DOMAIN_DIR
 from bot.run import server_env
 
@@ -211,11 +211,6 @@ def default_tracker_url() -> str:
     return server_env(actions_port=0)["HELPLINE_TRACKER_URL"]
 
 
-def redact(url: str) -> str:
-    """The URL without its password."""
-    return re.sub(r"(//[^/@:]*):[^/@]*@", r"\1:***@", url)
-
-
 def form_names(domain_dir: Path = DOMAIN_DIR) -> Set[str]:
     """The forms the domain declares: a message a form took as its answer was answered."""
     names: Set[str] = set()
@@ -230,13 +225,7 @@ def form_names(domain_dir: Path = DOMAIN_DIR) -> Set[str]:
 
 def open_engine(url: str) -> Optional[Engine]:
     """A read-only SQLAlchemy engine, or None when the SQLite file does not exist (nothing recorded yet)."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise TrackerStoreError(
-            f"not a database URL: {redact(url)!r} (expected e.g. sqlite:///var/tracker.db "
-            f"or postgresql://user:password@host:5432/helpline)"
-        ) from None
+    parsed = parse(url, TrackerStoreError)
     try:
         backend = parsed.get_backend_name()
         if backend == "sqlite" and parsed.database not in (None, "", ":memory:") and "uri" not in parsed.query:
@@ -248,22 +237,9 @@ def open_engine(url: str) -> Optional[Engine]:
                 "sqlite://", future=True,
                 creator=lambda: sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True),
             )
-        kwargs: Dict[str, Any] = {}
-        if backend == "postgresql" and parsed.get_driver_name() == "psycopg2":
-            connect_args: Dict[str, Any] = {"connect_timeout": 10}
-            schema = os.environ.get("POSTGRESQL_SCHEMA")  # Rasa's own setting for its tracker store
-            if schema and "options" not in parsed.query:
-                connect_args["options"] = f"-csearch_path={schema}"
-            kwargs["connect_args"] = connect_args
-        return create_engine(parsed, future=True, **kwargs)
+        return create_engine(parsed, future=True, **engine_options(parsed))
     except (NoSuchModuleError, ImportError) as exc:
-        raise TrackerStoreError(f"cannot use {redact(url)!r}: {_first_line(exc)}") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    detail = getattr(exc, "orig", None) or exc
-    lines = [line.strip() for line in str(detail).splitlines() if line.strip()]
-    return lines[0] if lines else exc.__class__.__name__
+        raise TrackerStoreError(f"cannot use {redact(url)!r}: {first_line(exc)}") from None
 
 
 def _load(data: Optional[str]) -> Dict[str, Any]:
@@ -319,7 +295,7 @@ def scan(url: str, since: float, until: float, forms: Optional[Set[str]] = None)
                 _classify(result, pending, None, forms)
             connection.rollback()
     except SQLAlchemyError as exc:
-        raise TrackerStoreError(f"cannot read the tracker store at {redact(url)!r}: {_first_line(exc)}") from None
+        raise TrackerStoreError(f"cannot read the tracker store at {redact(url)!r}: {first_line(exc)}") from None
     finally:
         engine.dispose()
     return result

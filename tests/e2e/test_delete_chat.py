@@ -16,9 +16,7 @@ from bot import PROJECT_ROOT
 from bot.handoff.store import CallbackRequest, HandoffRequest, HandoffStore
 from bot.run import free_port
 from bot.train import MODEL_PATH
-from tests.e2e.conftest import chromium_path
-from tests.e2e.support import (ARTIFACTS, Visitor, add_staff, base_env, console_login, start, stop_process,
-                               unavailable, wait_for)
+from tests.e2e.support import ARTIFACTS, Visitor, add_staff, base_env, console_login, start, stop_process, wait_for
 from tests.privacy.conftest import tracker_rows
 
 pytestmark = pytest.mark.e2e
@@ -52,32 +50,10 @@ def stack(tmp_path_factory):
             store.engine.dispose()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    executable = chromium_path()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("playwright is not installed in the virtual environment")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def page_in(browser):
-    contexts = []
-
-    def make(**options):
-        contexts.append(browser.new_context(**options))
-        contexts[-1].set_default_timeout(30_000)
-        return contexts[-1].new_page()
-
-    yield make
-    for context in contexts:
-        context.close()
+def page_in(context):
+    """A new page in a browser context of its own (the browser is shared: tests/e2e/conftest.py)."""
+    return lambda **options: context(**options).new_page()
 
 
 def open_widget(page, url):
