@@ -11,8 +11,8 @@ POSTGRES_URL = os.environ.get("HELPLINE_TEST_POSTGRES_URL", "postgresql://postgr
 
 
 def run_async(coroutine):
-    """asyncio.run in a thread of its own. Playwright's sync API (the browser tests) leaves an
-    event loop running on the main thread for the rest of the session, and asyncio.run
+    """asyncio.run in a thread of its own. While a browser test module has its browser open,
+    Playwright's sync API keeps an event loop running on the main thread, and asyncio.run
     refuses to start under a running loop."""
     with ThreadPoolExecutor(max_workers=1) as thread:
         return thread.submit(asyncio.run, coroutine).result()

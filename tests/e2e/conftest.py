@@ -43,7 +43,9 @@ def chromium_path() -> str:
     unavailable("Debian's chromium is not installed (scripts/ensure-chromium installs it as root)")
 
 
-@pytest.fixture(scope="session")
+# One browser per test module, not per session: while it is open, Playwright's sync API keeps
+# an event loop running on the main thread, and asyncio tests in later modules could not run.
+@pytest.fixture(scope="module")
 def browser():
     executable = chromium_path()
     try:
