@@ -211,3 +211,9 @@ def test_ctrl_c_during_start_up_stops_at_once(tmp_path):
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", p)) != 0, f"a server is still listening on {p}"
 
+
+
+def test_the_health_route_says_ok_on_the_default_set_up(stack):
+    """SQLite for both databases, no Redis: every check passes (docs/operations.md, Health)."""
+    with urllib.request.urlopen(f"{stack['url']}/webhooks/webchat/", timeout=30) as response:
+        assert (response.status, json.loads(response.read())) == (200, {"status": "ok"})
