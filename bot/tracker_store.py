@@ -34,14 +34,21 @@ class HelplineTrackerStore(SQLTrackerStore):
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
 
+def innermost_store(agent: Any) -> Any:
+    """The agent's tracker store without Rasa's wrappers (FailSafeTrackerStore, AwaitableTrackerStore)."""
+    store = getattr(agent, "tracker_store", None)
+    while getattr(store, "_tracker_store", None) is not None:
+        store = store._tracker_store
+    return store
+
+
 def persistence_problem(agent: Any) -> Optional[str]:
     """Why conversations would be lost on a restart, or None when they are kept in SQL.
 
     Rasa falls back to keeping conversations in memory, logging one warning, when the
     configured store cannot be imported or created; the health route reports it.
     """
-    store = getattr(agent, "tracker_store", None)
-    store = getattr(store, "_tracker_store", store)  # Rasa wraps stores in AwaitableTrackerStore
+    store = innermost_store(agent)
     if isinstance(store, SQLTrackerStore):
         return None
     kind = type(store).__name__ if store is not None else "no tracker store"

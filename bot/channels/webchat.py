@@ -42,7 +42,7 @@ from bot.handoff.live import CANCEL_PAYLOAD, LiveHub
 from bot.handoff.outbox import HandoffOutbox
 from bot.handoff.store import HandoffConflict, HandoffStore, Status
 from bot.retention import default_tracker_url, erase_conversation, open_engine
-from bot.tracker_store import persistence_problem
+from bot.tracker_store import innermost_store, persistence_problem
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -54,8 +54,6 @@ MAX_MESSAGE_CHARS = 2000
 TECHNICAL_PROBLEM = ("I'm sorry, I'm having a technical problem and can't answer that right now. "
                      "If someone is in danger, call 911. If you're thinking about suicide, call or text 988.")
 MAX_ERASED_REMEMBERED = 10000  # deleted conversations whose old session ids get a new conversation
-
-
 HEALTH_TIMEOUT = 3.0  # seconds a database may take to answer the health route's query
 
 
@@ -316,7 +314,7 @@ class WebChatInput(InputChannel):
         await hub.record(conversation_id, "visitor", text)
         try:
             request = await hub.db(self.store.open_handoff, conversation_id)
-        except Exception:  # the database is down; Rasa will fail too, and answer_in_outage take over
+        except Exception:  # the database is down: Rasa answers from its in-memory fallback
             logger.exception("could not look up the handoff state of %s", conversation_id)
             request = None
         if request is not None:
@@ -357,7 +355,7 @@ class WebChatInput(InputChannel):
         agent = self.agent
         problem = persistence_problem(agent)
         found = [problem] if problem else []
-        tracker_store = getattr(getattr(agent, "tracker_store", None), "_tracker_store", None)
+        tracker_store = innermost_store(agent)
         checks = [("the handoff database", partial(_ping, self.store.engine))]
         if getattr(tracker_store, "engine", None) is not None:
             checks.append(("the conversation database", partial(_ping, tracker_store.engine)))
@@ -420,13 +418,9 @@ class WebChatInput(InputChannel):
             store = getattr(store, "_tracker_store", None)
         return stores
 
-    def _tracker_store(self) -> Any:
-        stores = self._tracker_stores()
-        return stores[-1] if stores else None
-
     def _tracker_sql(self) -> Any:
         """The engine of Rasa's SQL tracker store; without an agent, one on HELPLINE_TRACKER_URL."""
-        store = self._tracker_store()
+        store = innermost_store(self.agent)
         if store is not None:
             return getattr(store, "engine", None)
         if self._tracker_engine is None:
