@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 
@@ -35,20 +36,28 @@ def postgres_or_skip(url: str = POSTGRES_URL) -> str:
         pytest.skip(reason)
 
 
+@contextmanager
+def postgres_schema(name: str):
+    """The URL of a PostgreSQL schema of the test's own (made empty, dropped afterwards)."""
+    from sqlalchemy import create_engine, text
+
+    url = postgres_or_skip()
+    engine = create_engine(url, future=True)
+    with engine.begin() as connection:
+        connection.execute(text(f'drop schema if exists "{name}" cascade'))
+        connection.execute(text(f'create schema "{name}"'))
+    try:
+        yield f"{url}?options=-csearch_path%3D{name}"
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f'drop schema if exists "{name}" cascade'))
+        engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'helpline.db'}"
         return
-    url = postgres_or_skip()
-    # a schema of its own per test, dropped afterwards
-    from sqlalchemy import create_engine, text
-
-    schema = f"t_{os.getpid()}_{abs(hash(request.node.nodeid)) % 10**8}"
-    engine = create_engine(url, future=True)
-    with engine.begin() as connection:
-        connection.execute(text(f'create schema "{schema}"'))
-    yield f"{url}?options=-csearch_path%3D{schema}"
-    with engine.begin() as connection:
-        connection.execute(text(f'drop schema "{schema}" cascade'))
-    engine.dispose()
+    with postgres_schema(f"t_{os.getpid()}_{abs(hash(request.node.nodeid)) % 10**8}") as url:
+        yield url

@@ -22,7 +22,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.unanswered import (CSV_COLUMNS, Unanswered, build_report, group_messages, main, mask_pii,
                             write_reports)
-from tests.conftest import postgres_or_skip, run_async
+from tests.conftest import postgres_schema, run_async
 
 NOW = datetime(2025, 3, 31, 12, 0, tzinfo=timezone.utc)
 
@@ -261,22 +261,9 @@ def test_a_shorter_window_keeps_only_recent_messages(sqlite_url):
 
 
 def test_report_on_postgresql(tmp_path):
-    url = postgres_or_skip()
-    from sqlalchemy import create_engine, text
-
-    schema = f"t_unanswered_{os.getpid()}"
-    engine = create_engine(url, future=True)
-    with engine.begin() as connection:
-        connection.execute(text(f'drop schema if exists "{schema}" cascade'))
-        connection.execute(text(f'create schema "{schema}"'))
-    try:
-        schema_url = f"{url}?options=-csearch_path%3D{schema}"
+    with postgres_schema(f"t_unanswered_{os.getpid()}") as schema_url:
         save_trackers(schema_url)
         check_report(schema_url, tmp_path / "out")
-    finally:
-        with engine.begin() as connection:
-            connection.execute(text(f'drop schema "{schema}" cascade'))
-        engine.dispose()
 
 
 # --------------------------------------------------------------------------- the command line

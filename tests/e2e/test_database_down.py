@@ -21,12 +21,13 @@ import urllib.request
 from typing import List
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from bot.handoff.store import HandoffRequest, HandoffStore
 from bot.run import free_port
 from bot.train import MODEL_PATH
-from tests.conftest import postgres_or_skip
+from tests.conftest import postgres_schema
 from tests.e2e.support import Visitor, base_env, start, stop_process, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -111,14 +112,14 @@ def texts(replies) -> str:
 def stack(tmp_path_factory):
     if not MODEL_PATH.exists():
         pytest.fail(f"no trained model at {MODEL_PATH}: run `make train` (make test does it)")
-    url = postgres_or_skip()
-    schema = f"t_outage_{os.getpid()}"
-    admin = create_engine(url, future=True)
-    with admin.begin() as connection:
-        connection.execute(text(f'drop schema if exists "{schema}" cascade'))
-        connection.execute(text(f'create schema "{schema}"'))
-    proxy = CuttableProxy()
-    proxied = f"postgresql://postgres@127.0.0.1:{proxy.port}/test?options=-csearch_path%3D{schema}"
+    with postgres_schema(f"t_outage_{os.getpid()}") as database:
+        yield from _stack(tmp_path_factory, database)
+
+
+def _stack(tmp_path_factory, database: str):
+    url = make_url(database)
+    proxy = CuttableProxy(target=(url.host, url.port or 5432))
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     tmp = tmp_path_factory.mktemp("outage")
     port, actions_port = free_port(), free_port()
     env = base_env(tmp)
@@ -127,14 +128,10 @@ def stack(tmp_path_factory):
                     env, tmp / "run.log")
     try:
         wait_for(f"http://127.0.0.1:{port}/", process)
-        yield {"url": f"http://127.0.0.1:{port}", "proxy": proxy, "process": process,
-               "db": f"{url}?options=-csearch_path%3D{schema}"}
+        yield {"url": f"http://127.0.0.1:{port}", "proxy": proxy, "process": process, "db": database}
     finally:
         stop_process(process)
         proxy.close()
-        with admin.begin() as connection:
-            connection.execute(text(f'drop schema "{schema}" cascade'))
-        admin.dispose()
 
 
 def handoffs(db: str, conversation_id: str):

@@ -16,15 +16,14 @@ import threading
 import urllib.request
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from bot.channels.session_ids import SessionSigner
 from bot.console.auth import COOKIE_NAME
 from bot.run import free_port
 from bot.train import MODEL_PATH
-from tests.conftest import postgres_or_skip, run_async
+from tests.conftest import postgres_schema, run_async
 from tests.e2e.support import Staff, Visitor, add_staff, base_env, start, stop_process, wait_for
-from tests.test_lock_store import REDIS_URL, redis_or_skip
+from tests.test_lock_store import redis_or_skip
 
 pytestmark = pytest.mark.e2e
 
@@ -33,13 +32,12 @@ pytestmark = pytest.mark.e2e
 def replicas(tmp_path_factory):
     if not MODEL_PATH.exists():
         pytest.fail(f"no trained model at {MODEL_PATH}: run `make train` (make test does it)")
-    url, redis_url = postgres_or_skip(), redis_or_skip()
-    schema = f"t_replicas_{os.getpid()}"
-    admin = create_engine(url, future=True)
-    with admin.begin() as connection:
-        connection.execute(text(f'drop schema if exists "{schema}" cascade'))
-        connection.execute(text(f'create schema "{schema}"'))
-    database = f"{url}?options=-csearch_path%3D{schema}"
+    redis_url = redis_or_skip()
+    with postgres_schema(f"t_replicas_{os.getpid()}") as database:
+        yield from _replicas(tmp_path_factory, database, redis_url)
+
+
+def _replicas(tmp_path_factory, database: str, redis_url: str):
     tmp = tmp_path_factory.mktemp("replicas")
     actions_port = free_port()
     env = base_env(tmp)
@@ -64,9 +62,6 @@ def replicas(tmp_path_factory):
     finally:
         for process in processes:
             stop_process(process)
-        with admin.begin() as connection:
-            connection.execute(text(f'drop schema "{schema}" cascade'))
-        admin.dispose()
 
 
 class ConsoleSocket:
