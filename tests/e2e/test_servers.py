@@ -74,6 +74,12 @@ def test_greeting_and_an_answer_with_its_source(stack):
     assert "Source:" in answer and "weeks" in answer
 
 
+def test_the_health_route_says_ok_on_the_default_set_up(stack):
+    """SQLite for both databases, no Redis: every check passes (docs/operations.md, Health)."""
+    with urllib.request.urlopen(f"{stack['url']}/webhooks/webchat/", timeout=30) as response:
+        assert (response.status, json.loads(response.read())) == (200, {"status": "ok"})
+
+
 def test_the_same_question_twice_is_answered_twice(stack):
     first = say(stack, "e2e-repeat", "is klonopin addictive")
     second = say(stack, "e2e-repeat", "is klonopin addictive")
@@ -185,6 +191,7 @@ def test_socketio_replies_arrive(stack):
     assert "clonazepam" in (reply.get("text") or "").lower()
 
 
+# stops the module's stack: tests that use `stack` go above this one
 def test_ctrl_c_stops_both_servers_cleanly(stack):
     process = stack["process"]
     process.send_signal(signal.SIGINT)
@@ -210,10 +217,3 @@ def test_ctrl_c_during_start_up_stops_at_once(tmp_path):
     for p in (port, actions_port):
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", p)) != 0, f"a server is still listening on {p}"
-
-
-
-def test_the_health_route_says_ok_on_the_default_set_up(stack):
-    """SQLite for both databases, no Redis: every check passes (docs/operations.md, Health)."""
-    with urllib.request.urlopen(f"{stack['url']}/webhooks/webchat/", timeout=30) as response:
-        assert (response.status, json.loads(response.read())) == (200, {"status": "ok"})
