@@ -60,6 +60,26 @@ def test_the_fast_prediction_equals_the_pipelines(storage):
     assert numpy.allclose(predict_proba(trained.model, texts), trained.model.predict_proba(texts))
 
 
+@pytest.mark.parametrize("multi_class, labels", [
+    ("auto", ["faq/addictive", "faq/alcohol", "greet"]),  # multinomial, as trained
+    ("ovr", ["faq/addictive", "faq/alcohol", "greet"]),
+    ("auto", ["faq/addictive", "greet"]),  # two classes: one column of coefficients
+    ("multinomial", ["faq/addictive", "greet"]),
+])
+def test_the_fast_predictor_equals_scikit_learn_for_every_kind_of_classifier(multi_class, labels):
+    from bot.nlu.linear import FastPredictor, build_model
+
+    config = {**LinearIntentClassifier.get_default_config()}
+    model = build_model(config)
+    model.set_params(classifier__multi_class=multi_class)
+    texts = [text for label in labels for text in EXAMPLES[label]]
+    model.fit(texts, [label for label in labels for _ in EXAMPLES[label]])
+    unseen = ["is klonopin addictive", "hello", "beer with klonopin", "", "zzz", "!!", "héllo wörld", "a " * 50]
+    expected = model.predict_proba(unseen)
+    assert numpy.abs(FastPredictor(model).predict_proba(unseen) - expected).max() < 1e-12
+    assert expected.shape == (len(unseen), len(labels))
+
+
 def test_intents_are_learned_saved_and_loaded(storage):
     trained, resource, context = train(LinearIntentClassifier, storage, "intents")
     loaded = LinearIntentClassifier.load(LinearIntentClassifier.get_default_config(), storage, resource, context)
