@@ -68,3 +68,63 @@ def test_endpoints_yml_gives_rasa_the_sql_tracker_store(tmp_path, monkeypatch):
     assert persistence_problem(agent) is None
     fallback = Agent(domain=Domain.empty(), tracker_store=InMemoryTrackerStore(Domain.empty()))
     assert "InMemoryTrackerStore" in persistence_problem(fallback)
+
+
+def stored_rows(engine):
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.exec_driver_sql(
+            "select sender_id, type_name, intent_name, action_name, data from events order by id")]
+
+
+def test_saving_without_counting_stores_what_rasas_own_store_stores(tmp_path):
+    """The store knows how many of a tracker's events it has (bot/tracker_store.py) instead of
+    counting them with a query; over several messages and a new session the rows must be
+    exactly those Rasa's SQLTrackerStore writes."""
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.events import SessionStarted
+    from sqlalchemy import event
+
+    ours = HelplineTrackerStore(domain=Domain.empty(), host=f"sqlite:///{tmp_path / 'ours.db'}")
+    stock = SQLTrackerStore(domain=Domain.empty(), host=f"sqlite:///{tmp_path / 'stock.db'}")
+    counted = []
+    event.listen(ours.engine, "before_cursor_execute",
+                 lambda *args: counted.append(args[2]) if "count(" in args[2].lower() else None)
+    turns = [[ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")],
+             [UserUttered("hi", {"name": "greet", "confidence": 0.9}), BotUttered("Hello"),
+              ActionExecuted("action_listen")],
+             [UserUttered("thanks", {"name": "thank", "confidence": 0.8}), BotUttered("You're welcome")],
+             [ActionExecuted("action_listen"), ActionExecuted("action_session_start"), SessionStarted(),
+              ActionExecuted("action_listen")],
+             [UserUttered("again", {"name": "greet", "confidence": 0.7}), BotUttered("Hello again")]]
+    for store in (ours, stock):
+        for turn in turns:
+            tracker = run(store.retrieve("visitor-1")) or DialogueStateTracker("visitor-1", [])
+            for new_event in turn:
+                tracker.update(new_event)
+            run(store.save(tracker))
+    assert stored_rows(ours.engine) == stored_rows(stock.engine)
+    assert len(stored_rows(ours.engine)) == sum(len(turn) for turn in turns)
+    # only the very first save (a tracker the store did not load) counted
+    assert len(counted) == 1, counted
+    # a tracker saved twice: nothing written twice (Rasa's count, which starts at the latest
+    # session start, writes the events before it again)
+    tracker = run(ours.retrieve("visitor-1"))
+    tracker.update(UserUttered("once", {"name": "greet", "confidence": 0.9}))
+    run(ours.save(tracker))
+    run(ours.save(tracker))
+    assert len(stored_rows(ours.engine)) == sum(len(turn) for turn in turns) + 1
+
+
+def test_event_classes_are_resolved_as_rasa_resolves_them():
+    import rasa.shared.utils.common
+    from rasa.shared.core.events import Event
+
+    from bot.tracker_store import install_event_class_cache
+
+    install_event_class_cache()
+    for _ in range(2):  # the second time from the cache
+        for cls in rasa.shared.utils.common.all_subclasses(Event):
+            assert Event.resolve_by_type(cls.type_name) is next(
+                c for c in rasa.shared.utils.common.all_subclasses(Event) if c.type_name == cls.type_name)
+    assert Event.resolve_by_type("no such event", default=BotUttered) is BotUttered
+    assert Event.resolve_by_type("topic") is None
