@@ -55,6 +55,64 @@ def visitor_event(message: TranscriptMessage) -> Dict[str, Any]:
     return event
 
 
+class TranscriptWriter:
+    """Writes transcript messages in batches: one transaction for all waiting messages.
+
+    Every visitor message and every part of every answer is a transcript row, three or four
+    per message, and on SQLite each commit waits for the disk (synchronous=FULL). A message
+    that arrives while a write is under way waits for it, then goes in the next transaction
+    with all others that arrived meanwhile, so under load a commit carries many rows. Each
+    caller still gets its own row back (or its own error) and rows keep their order.
+    """
+
+    def __init__(self, hub: "LiveHub") -> None:
+        self.hub = hub
+        self._waiting: List[tuple] = []  # (row, future)
+        self._writing = False
+
+    async def add(self, conversation_id: str, role: str, text: str, staff: Optional[StaffUser] = None,
+                  data: Optional[dict] = None) -> TranscriptMessage:
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append(((conversation_id, role, text, staff, data), future))
+        if not self._writing:
+            self._writing = True
+            asyncio.create_task(self._write())
+        return await future
+
+    async def _write(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    outcomes = await self._outcomes([row for row, _ in batch])
+                except BaseException as error:  # cancelled (the server stops): nobody waits forever
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(RuntimeError("the transcript write was cancelled"))
+                    raise error
+                for (_, future), outcome in zip(batch, outcomes):
+                    if future.done():  # the caller gave up waiting
+                        continue
+                    if isinstance(outcome, Exception):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+        finally:
+            self._writing = False
+
+    async def _outcomes(self, rows: List[tuple]) -> List[Any]:
+        """Each row's message, or the error that kept it out."""
+        try:
+            return await self.hub.db(self.hub.store.add_messages, rows)
+        except Exception as error:
+            if len(rows) == 1:
+                return [error]
+        outcomes: List[Any] = []
+        for row in rows:  # one bad row must not cost the others theirs: each on its own
+            outcomes += await self._outcomes([row])
+        return outcomes
+
+
 class LiveHub:
     def __init__(self, store: HandoffStore, sio) -> None:
         self.store = store
@@ -63,6 +121,7 @@ class LiveHub:
         # (up to 100 ms): one database thread queues the calls instead (bot/sqlite.py)
         self._executor = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="helpline-db")
                           if is_sqlite_file(store.engine.url) else None)
+        self._transcript = TranscriptWriter(self)
 
     async def db(self, function, *args, **kwargs):
         """Run a blocking database call off the event loop."""
@@ -76,7 +135,7 @@ class LiveHub:
                      data: Optional[dict] = None) -> Optional[TranscriptMessage]:
         """Keep the message in the transcript and show it to staff watching the conversation."""
         try:
-            message = await self.db(self.store.add_message, conversation_id, role, text, staff=staff, data=data)
+            message = await self._transcript.add(conversation_id, role, text, staff, data)
         except Exception:  # the conversation must go on; the log says what was lost
             logger.exception("could not record a %s message of %s in the transcript", role, conversation_id)
             return None

@@ -11,7 +11,7 @@ import enum
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 from sqlalchemy import (
     JSON,
@@ -397,14 +397,19 @@ class HandoffStore:
 
     def add_message(self, conversation_id: str, role: str, text: str, *, staff: Optional[StaffUser] = None,
                     data: Optional[dict] = None) -> TranscriptMessage:
+        return self.add_messages([(conversation_id, role, text, staff, data)])[0]
+
+    def add_messages(self, rows: Sequence[Tuple[str, str, str, Optional[StaffUser], Optional[dict]]]
+                     ) -> List[TranscriptMessage]:
+        """Transcript messages (conversation id, role, text, staff, data), in one transaction."""
         with self.session() as session:
-            message = TranscriptMessage(
+            messages = [TranscriptMessage(
                 conversation_id=conversation_id, role=role, text=text or "", data=data or None,
                 staff_id=staff.id if staff else None, staff_name=staff.display_name if staff else None,
-            )
-            session.add(message)
+            ) for conversation_id, role, text, staff, data in rows]
+            session.add_all(messages)
             session.flush()
-            return message
+            return messages
 
     def transcript(self, conversation_id: str) -> List[TranscriptMessage]:
         with self.session() as session:
