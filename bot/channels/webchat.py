@@ -54,6 +54,7 @@ MAX_MESSAGE_CHARS = 2000
 TECHNICAL_PROBLEM = ("I'm sorry, I'm having a technical problem and can't answer that right now. "
                      "If someone is in danger, call 911. If you're thinking about suicide, call or text 988.")
 MAX_ERASED_REMEMBERED = 10000  # deleted conversations whose old session ids get a new conversation
+ERASED_DAYS = 30  # with several servers, how long Redis remembers a deleted conversation
 HEALTH_TIMEOUT = 3.0  # seconds a database may take to answer the health route's query
 
 
@@ -103,6 +104,47 @@ class WebChatOutput(OutputChannel):
 
     async def send_attachment(self, recipient_id: Text, attachment: Any, **kwargs: Any) -> None:  # type: ignore[override]
         await self._send(recipient_id, "", {"custom": {"attachment": attachment}})
+
+
+class ErasedConversations:
+    """Conversations visitors deleted: an old session id of one starts a new conversation.
+
+    This server remembers the last MAX_ERASED_REMEMBERED; with several servers
+    (HELPLINE_REDIS_URL) each deletion is also kept in Redis for ERASED_DAYS, so a session
+    id presented to another server is refused there too.
+    """
+
+    def __init__(self, redis_url: Optional[str]) -> None:
+        self._local: "OrderedDict[str, None]" = OrderedDict()
+        self._redis = None
+        if redis_url:
+            import redis.asyncio
+
+            self._redis = redis.asyncio.Redis.from_url(redis_url)
+
+    def __contains__(self, conversation_id: str) -> bool:  # this server's deletions only
+        return conversation_id in self._local
+
+    async def add(self, conversation_id: str) -> None:
+        self._local[conversation_id] = None
+        while len(self._local) > MAX_ERASED_REMEMBERED:
+            self._local.popitem(last=False)
+        if self._redis is not None:
+            try:
+                await self._redis.set(f"helpline:erased:{conversation_id}", 1, ex=ERASED_DAYS * 86400)
+            except Exception:  # the conversation is erased all the same; other servers may not know
+                logger.exception("could not tell Redis a conversation was deleted")
+
+    async def anywhere(self, conversation_id: str) -> bool:
+        if conversation_id in self._local:
+            return True
+        if self._redis is None:
+            return False
+        try:
+            return bool(await self._redis.exists(f"helpline:erased:{conversation_id}"))
+        except Exception:  # Redis is down: the chat still starts (the health route reports Redis)
+            logger.exception("could not ask Redis whether a conversation was deleted")
+            return False
 
 
 class _Blueprint(Blueprint):
@@ -165,7 +207,7 @@ class WebChatInput(InputChannel):
         self.flood = guard.FloodLimit.from_env()  # HELPLINE_FLOOD_MESSAGES per HELPLINE_FLOOD_SECONDS
         self.app: Optional[Sanic] = None
         self._locks: Dict[str, list] = {}  # conversation id -> [asyncio.Lock, users]
-        self._erased: "OrderedDict[str, None]" = OrderedDict()
+        self._erased = ErasedConversations(redis_url)
         self._tracker_engine = None  # only when the agent has no SQL tracker store of its own
 
     def get_output_channel(self) -> Optional[OutputChannel]:
@@ -220,7 +262,7 @@ class WebChatInput(InputChannel):
         async def session_request(sid: Text, data: Any = None, *_extra: Any) -> None:
             token = data.get("session_id") if isinstance(data, dict) else None
             conversation_id = self.signer.verify(token)
-            if conversation_id is None or conversation_id in self._erased:  # none, made up, not ours or deleted
+            if conversation_id is None or await self._erased.anywhere(conversation_id):  # none, made up, not ours or deleted
                 token = self.signer.issue()
                 conversation_id = self.signer.verify(token)
             await sio.save_session(sid, {"conversation_id": conversation_id})
@@ -233,10 +275,15 @@ class WebChatInput(InputChannel):
             await sio.emit("session_confirm", {"session_id": token, "history": history, "handoff": handoff},
                            room=sid)
 
+        async def bound_conversation(sid: Text) -> Optional[str]:
+            """The conversation this connection was given, unless it was deleted since: a deletion
+            on any server takes every connection out of the conversation's room."""
+            conversation_id = (await sio.get_session(sid)).get("conversation_id")
+            return conversation_id if conversation_id in sio.rooms(sid) else None
+
         @sio.on("user_uttered")
         async def user_uttered(sid: Text, data: Any = None, *_extra: Any) -> None:
-            session = await sio.get_session(sid)
-            conversation_id = session.get("conversation_id")
+            conversation_id = await bound_conversation(sid)
             # A message that is not processed gets a session_error saying why; an empty one, nothing.
             if conversation_id is None:
                 await sio.emit("session_error", {"message": guard.NO_SESSION_REPLY, "reason": "no_session"},
@@ -264,15 +311,14 @@ class WebChatInput(InputChannel):
 
         @sio.on("handoff_cancel")
         async def handoff_cancel(sid: Text, data: Any = None, *_extra: Any) -> None:
-            session = await sio.get_session(sid)
-            if session.get("conversation_id"):
-                await self.cancel_handoff(session["conversation_id"])
+            conversation_id = await bound_conversation(sid)
+            if conversation_id:
+                await self.cancel_handoff(conversation_id)
 
         @sio.on("delete_chat")
         async def delete_chat(sid: Text, data: Any = None, *_extra: Any) -> None:
             # the conversation this connection is bound to, never an id the client sends
-            session = await sio.get_session(sid)
-            conversation_id = session.get("conversation_id")
+            conversation_id = await bound_conversation(sid)
             if conversation_id is None:
                 await sio.emit("chat_deleted", {}, room=sid)
                 return
@@ -440,14 +486,11 @@ class WebChatInput(InputChannel):
                 for memory in (store, getattr(store, "_fallback_tracker_store", None)):
                     if isinstance(getattr(memory, "store", None), dict):
                         memory.store.pop(conversation_id, None)
-            self._erased[conversation_id] = None  # before the next message can take the lock
-            while len(self._erased) > MAX_ERASED_REMEMBERED:
-                self._erased.popitem(last=False)
-        for sid, _ in list(self.sio.manager.get_participants("/", conversation_id)):
-            async with self.sio.session(sid) as session:
-                session.pop("conversation_id", None)
-            await self.sio.leave_room(sid, conversation_id)
-            await self.sio.emit("chat_deleted", {}, room=sid)
+            await self._erased.add(conversation_id)  # before the next message can take the lock
+        # every connection of the conversation, on every server (through Redis when there are
+        # several), is told and leaves its room, so its next message is refused (no_session)
+        await self.sio.emit("chat_deleted", {}, room=conversation_id)
+        await self.sio.close_room(conversation_id)
         if request is not None:
             await hub.queue_changed()  # a staff member may have had it open: it is gone
         logger.info("a visitor deleted their chat (%s rows)", sum(counts.values()))

@@ -79,7 +79,7 @@ class Visitor:
 
         self.events: "queue.Queue[tuple]" = queue.Queue()
         self.client = socketio.Client()
-        for event in ("session_confirm", "bot_uttered", "handoff_status", "typing", "session_error"):
+        for event in ("session_confirm", "bot_uttered", "handoff_status", "typing", "session_error", "chat_deleted"):
             self.client.on(event, lambda data, event=event: self.events.put((event, data)))
         self.client.connect(url, socketio_path="/socket.io", transports=["polling"])
         self.client.emit("session_request", {"session_id": session_id})

@@ -161,3 +161,42 @@ def test_messages_sent_to_both_servers_at_once_are_all_processed_in_turn(replica
         elif event["event"] == "action" and event["name"] == "action_listen" and turns:
             answered = True
     assert turns == 2 * per_server
+
+
+def test_a_chat_deleted_on_one_server_is_gone_on_the_other_too(replicas):
+    """The same chat open in two tabs, one on each server: deleting it in one tab tells the
+    other, which can no longer write to it, and the old session id starts a new chat on
+    either server."""
+    import sqlalchemy as sa
+
+    first = Visitor(replicas["a"])
+    second = None
+    try:
+        first.say("is klonopin addictive")
+        assert first.replies_until_quiet()
+        second = Visitor(replicas["b"], session_id=first.session_id)
+        assert second.session_id == first.session_id, "the second tab joins the same chat"
+        conversation_id = SessionSigner("e2e-secret").verify(first.session_id)
+        first.client.emit("delete_chat", {})
+        first.wait("chat_deleted", timeout=30)
+        second.wait("chat_deleted", timeout=30)
+        second.say("are you still there")
+        assert second.wait("session_error", timeout=30)["reason"] == "no_session"
+        engine = sa.create_engine(replicas["db"])
+        try:
+            with engine.connect() as connection:
+                rows = connection.execute(sa.text("select count(*) from events where sender_id = :id"),
+                                          {"id": conversation_id}).scalar()
+        finally:
+            engine.dispose()
+        assert rows == 0, "a message after the deletion brought the conversation back"
+        for url in (replicas["a"], replicas["b"]):
+            again = Visitor(url, session_id=first.session_id)
+            try:
+                assert SessionSigner("e2e-secret").verify(again.session_id) != conversation_id
+            finally:
+                again.close()
+    finally:
+        first.close()
+        if second is not None:
+            second.close()
