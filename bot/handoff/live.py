@@ -16,6 +16,8 @@ from typing import Any, Dict, List, Optional
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from bot.handoff.store import HandoffRequest, HandoffStore, StaffUser, Status, TranscriptMessage
 from bot.sqlite import is_sqlite_file
 
@@ -68,28 +70,22 @@ class TranscriptWriter:
     def __init__(self, hub: "LiveHub") -> None:
         self.hub = hub
         self._waiting: List[tuple] = []  # (row, future)
-        self._writing = False
+        self._task: Optional[asyncio.Task] = None  # kept: the loop holds only a weak reference
 
     async def add(self, conversation_id: str, role: str, text: str, staff: Optional[StaffUser] = None,
                   data: Optional[dict] = None) -> TranscriptMessage:
         future = asyncio.get_running_loop().create_future()
         self._waiting.append(((conversation_id, role, text, staff, data), future))
-        if not self._writing:
-            self._writing = True
-            asyncio.create_task(self._write())
+        if self._task is None:
+            self._task = asyncio.create_task(self._write())
         return await future
 
     async def _write(self) -> None:
+        batch: List[tuple] = []
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
-                try:
-                    outcomes = await self._outcomes([row for row, _ in batch])
-                except BaseException as error:  # cancelled (the server stops): nobody waits forever
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(RuntimeError("the transcript write was cancelled"))
-                    raise error
+                outcomes = await self._outcomes([row for row, _ in batch])
                 for (_, future), outcome in zip(batch, outcomes):
                     if future.done():  # the caller gave up waiting
                         continue
@@ -97,16 +93,24 @@ class TranscriptWriter:
                         future.set_exception(outcome)
                     else:
                         future.set_result(outcome)
+        except BaseException:  # cancelled (the server stops): nobody waits forever
+            for _, future in batch + self._waiting:
+                if not future.done():
+                    future.set_exception(RuntimeError("the transcript write was cancelled"))
+            self._waiting = []
+            raise
         finally:
-            self._writing = False
+            self._task = None
 
     async def _outcomes(self, rows: List[tuple]) -> List[Any]:
         """Each row's message, or the error that kept it out."""
         try:
             return await self.hub.db(self.hub.store.add_messages, rows)
         except Exception as error:
-            if len(rows) == 1:
-                return [error]
+            # the database itself failed (down, locked, connection lost): every row would fail
+            # the same way, and row by row would make each later message wait for N timeouts
+            if len(rows) == 1 or isinstance(error, (OperationalError, InterfaceError)):
+                return [error] * len(rows)
         outcomes: List[Any] = []
         for row in rows:  # one bad row must not cost the others theirs: each on its own
             outcomes += await self._outcomes([row])
