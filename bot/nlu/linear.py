@@ -64,11 +64,6 @@ def build_model(config: Dict[Text, Any]):
     ])
 
 
-def predict_proba(model, texts: List[str]):
-    """``model.predict_proba(texts)``, computed by ``FastPredictor`` (the same figures)."""
-    return FastPredictor(model).predict_proba(texts)
-
-
 class FastPredictor:
     """The trained pipeline's ``predict_proba`` without scikit-learn's per-call overhead.
 
@@ -90,10 +85,12 @@ class FastPredictor:
 
         union = model.named_steps["features"]
         classifier = model.named_steps["classifier"]
+        if union.transformer_weights:
+            raise ValueError("FastPredictor expects no FeatureUnion transformer weights (see build_model)")
         self.blocks = []
         offset = 0
         for _, vectorizer in union.transformer_list:
-            if not (vectorizer.sublinear_tf and vectorizer.use_idf and vectorizer.norm == "l2"
+            if not (getattr(vectorizer, "sublinear_tf", False) and vectorizer.use_idf and vectorizer.norm == "l2"
                     and not vectorizer.binary and vectorizer.dtype is np.float64):
                 raise ValueError("FastPredictor expects sublinear tf, IDF and L2 norm (see build_model)")
             self.blocks.append((vectorizer.build_analyzer(), vectorizer.vocabulary_,
@@ -168,7 +165,7 @@ class _LinearComponent(GraphComponent):
         self._model_storage = model_storage
         self._resource = resource
         self.model = model
-        self._predictor: Optional[Tuple[Any, FastPredictor]] = None  # (the model it was made from, it)
+        self._predictor: Optional[Tuple[Any, Any]] = None  # (the model, what predicts with it)
         self.responses = responses or {}
 
     @classmethod
@@ -191,7 +188,11 @@ class _LinearComponent(GraphComponent):
         if self.model is None or not messages:
             return [[] for _ in messages]
         if self._predictor is None or self._predictor[0] is not self.model:
-            self._predictor = (self.model, FastPredictor(self.model))
+            try:
+                self._predictor = (self.model, FastPredictor(self.model))
+            except ValueError as error:  # a model of another shape: scikit-learn's own, slower
+                logger.warning("%s: predicting with scikit-learn (%s)", type(self).__name__, error)
+                self._predictor = (self.model, self.model)
         probabilities = self._predictor[1].predict_proba([message_text(m) for m in messages])
         classes = list(self.model.classes_)
         rankings = []

@@ -9,7 +9,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlp import shared_pipeline
 from bot.nlu.faq_gate import FaqConfidenceGate
-from bot.nlu.linear import MODEL_FILE, LinearIntentClassifier, LinearTopicSelector, message_text, predict_proba
+from bot.nlu.linear import MODEL_FILE, LinearIntentClassifier, LinearTopicSelector, message_text
 
 EXAMPLES = {
     "faq/addictive": ["is klonopin addictive", "can you get hooked on clonazepam", "are kpins habit forming",
@@ -54,10 +54,15 @@ def test_text_is_folded_to_lemmas_so_misspellings_meet_their_word():
     assert message_text(Message(data={"text": "No Doc Here"})) == "no doc here"
 
 
-def test_the_fast_prediction_equals_the_pipelines(storage):
+def test_a_model_the_fast_predictor_does_not_know_is_predicted_by_scikit_learn(storage):
+    """A model of another shape (here one whose word features are weighted) still classifies,
+    through scikit-learn, rather than failing on every message."""
     trained, _, _ = train(LinearIntentClassifier, storage, "intents")
-    texts = ["is klonopin addictive", "hello", "beer with klonopin", "something else entirely"]
-    assert numpy.allclose(predict_proba(trained.model, texts), trained.model.predict_proba(texts))
+    trained.model.set_params(features__transformer_weights={"words": 2.0, "chars": 1.0})
+    [message] = trained.process([with_doc("is klonnopin habit forming")])
+    expected = trained.model.predict_proba([message_text(message)])[0].max()
+    assert message.get("intent")["name"] == "faq"
+    assert abs(message.get("intent")["confidence"] - expected) < 1e-12
 
 
 @pytest.mark.parametrize("multi_class, labels", [
