@@ -115,13 +115,13 @@ def test_saving_without_counting_stores_what_rasas_own_store_stores(tmp_path):
     assert len(stored_rows(ours.engine)) == sum(len(turn) for turn in turns) + 1
 
 
-def test_event_classes_are_resolved_as_rasa_resolves_them():
+def test_event_classes_are_resolved_as_rasa_resolves_them(monkeypatch):
     import rasa.shared.utils.common
     from rasa.shared.core.events import Event
 
-    from bot.tracker_store import install_event_class_cache
+    from bot.tracker_store import _cached_resolve_by_type
 
-    install_event_class_cache()
+    monkeypatch.setattr(Event, "resolve_by_type", staticmethod(_cached_resolve_by_type))
     for _ in range(2):  # the second time from the cache
         for cls in rasa.shared.utils.common.all_subclasses(Event):
             assert Event.resolve_by_type(cls.type_name) is next(
