@@ -55,6 +55,7 @@ TECHNICAL_PROBLEM = ("I'm sorry, I'm having a technical problem and can't answer
                      "If someone is in danger, call 911. If you're thinking about suicide, call or text 988.")
 MAX_ERASED_REMEMBERED = 10000  # deleted conversations whose old session ids get a new conversation
 ERASED_DAYS = 30  # with several servers, how long Redis remembers a deleted conversation
+REDIS_TIMEOUT = 2.0  # seconds Redis may take to say whether a conversation was deleted
 HEALTH_TIMEOUT = 3.0  # seconds a database may take to answer the health route's query
 
 
@@ -120,10 +121,9 @@ class ErasedConversations:
         if redis_url:
             import redis.asyncio
 
-            self._redis = redis.asyncio.Redis.from_url(redis_url)
-
-    def __contains__(self, conversation_id: str) -> bool:  # this server's deletions only
-        return conversation_id in self._local
+            # a Redis that stops answering must not hold a new chat or a deletion for long
+            self._redis = redis.asyncio.Redis.from_url(redis_url, socket_timeout=REDIS_TIMEOUT,
+                                                       socket_connect_timeout=REDIS_TIMEOUT)
 
     async def add(self, conversation_id: str) -> None:
         self._local[conversation_id] = None
@@ -351,8 +351,9 @@ class WebChatInput(InputChannel):
                      on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         # a deletion waits for the message being answered, and no message is answered after it:
         # Rasa saves a tracker it holds in full when its rows are gone, bringing them back
+        # anywhere: a deletion on another server that finished before this message is seen too
         async with self._conversation(conversation_id):
-            if conversation_id not in self._erased:
+            if not await self._erased.anywhere(conversation_id):
                 await self._handle(conversation_id, text, metadata, on_new_message)
 
     async def _handle(self, conversation_id: str, text: str, metadata: Dict[str, Any],
