@@ -42,13 +42,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from bot import PROJECT_ROOT
+from bot import PROJECT_ROOT, rasa_cli
 from bot.run import commands, free_port, stop, wait_until_up
 from bot.sio_driver import percentiles, run_driver, websocket_client
 from bot.train import MODEL_PATH, RASA_DATA, fingerprint, rasa_env
 
 BUILD = PROJECT_ROOT / "build" / "bench"
 STOCK = BUILD / "stock"
+# stock Rasa is started as `rasa`; this assistant through bot/rasa_cli.py (skops imported first)
+STOCK_RASA = [sys.executable, "-m", "rasa"]
 RESULTS = PROJECT_ROOT / "results" / "bench"
 MESSAGES = [
     "hi", "is klonopin addictive", "how long does withdrawal last", "does insurance cover rehab",
@@ -95,10 +97,10 @@ def edited_domain(target: Path) -> Path:
     return target
 
 
-def timed_training(config: Path, out: Path, cache: Path, domain: Path, name: str) -> float:
+def timed_training(config: Path, out: Path, cache: Path, domain: Path, name: str, rasa: List[str]) -> float:
     out.mkdir(parents=True, exist_ok=True)
     env = {**rasa_env(), "RASA_CACHE_DIRECTORY": str(cache)}
-    command = [sys.executable, "-m", "rasa", "train", "--domain", str(domain), "--data", *RASA_DATA,
+    command = [*rasa, "train", "--domain", str(domain), "--data", *RASA_DATA,
                "--config", str(config), "--out", str(out), "--fixed-model-name", name]
     started = time.monotonic()
     with (out / f"{name}.log").open("w") as handle:
@@ -108,15 +110,15 @@ def timed_training(config: Path, out: Path, cache: Path, domain: Path, name: str
     return time.monotonic() - started
 
 
-def training_times(config: Path, workdir: Path, label: str) -> Dict[str, Any]:
+def training_times(config: Path, workdir: Path, label: str, rasa: List[str]) -> Dict[str, Any]:
     """From clean (an empty cache), then after a one-answer edit (the warm cache)."""
     cache = workdir / "cache"
     shutil.rmtree(cache, ignore_errors=True)
     log(f"  {label}: training from clean...")
-    clean = timed_training(config, workdir, cache, PROJECT_ROOT / "domain", "clean")
+    clean = timed_training(config, workdir, cache, PROJECT_ROOT / "domain", "clean", rasa)
     log(f"  {label}: {clean:.0f} s from clean; training after a one-answer edit...")
     with tempfile.TemporaryDirectory() as tmp:
-        edit = timed_training(config, workdir, cache, edited_domain(Path(tmp) / "domain"), "edited")
+        edit = timed_training(config, workdir, cache, edited_domain(Path(tmp) / "domain"), "edited", rasa)
     log(f"  {label}: {edit:.0f} s after a one-answer edit")
     return {"clean_s": round(clean, 1), "one_answer_edit_s": round(edit, 1),
             "model": str(workdir / "clean.tar.gz")}
@@ -131,7 +133,7 @@ def stock_training(retrain: bool) -> Dict[str, Any]:
             log(f"  stock Rasa: training times measured {kept['measured_at']} (inputs unchanged), reused")
             return {**kept, "reused": True}
     STOCK.mkdir(parents=True, exist_ok=True)
-    result = training_times(stock_config(), STOCK, "stock Rasa")
+    result = training_times(stock_config(), STOCK, "stock Rasa", STOCK_RASA)
     result.update(inputs=digest, measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     record.write_text(json.dumps(result, indent=2) + "\n")
     return {**result, "reused": False}
@@ -165,8 +167,9 @@ class Stack:
     """The action server and one Rasa server with a given model and channels."""
 
     def __init__(self, model: Path, credentials: Path, workdir: Path,
-                 endpoints: Path = PROJECT_ROOT / "endpoints.yml") -> None:
+                 endpoints: Path = PROJECT_ROOT / "endpoints.yml", stock: bool = False) -> None:
         self.model, self.credentials, self.workdir, self.endpoints = model, credentials, workdir, endpoints
+        self.stock = stock
         self.port, self.actions_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.processes: List[subprocess.Popen] = []
@@ -191,6 +194,8 @@ class Stack:
     def start(self) -> float:
         """Start both; the cold start is from starting Rasa to its first reply."""
         actions, rasa = commands(self.port, self.actions_port, self.model, str(self.credentials), str(self.endpoints))
+        if self.stock:
+            rasa = STOCK_RASA + rasa[len(rasa_cli.COMMAND):]
         self.actions = self._spawn(actions, "actions")
         if not wait_until_up(f"http://127.0.0.1:{self.actions_port}/health", self.processes, 120):
             raise RuntimeError("the action server did not start: see build/bench/run-*/actions.log")
@@ -368,7 +373,7 @@ def measure_stack(name: str, model: Path, credentials: Path, ours: bool, quick: 
     workdir = BUILD / f"run-{name}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    stack = Stack(model, credentials, workdir, endpoints)
+    stack = Stack(model, credentials, workdir, endpoints, stock=not ours)
     seconds, pace_seconds = (5, 15) if quick else (15, 40)
     result: Dict[str, Any] = {"closed_loop": {}, "chat_pace": {}}
     try:
@@ -498,7 +503,7 @@ def main(argv=None) -> int:
                               "quick": args.quick, "cores": os.cpu_count()}
 
     log("1/4 Training times")
-    report["training"] = {"ours": training_times(PROJECT_ROOT / "config.yml", BUILD / "ours", "this assistant"),
+    report["training"] = {"ours": training_times(PROJECT_ROOT / "config.yml", BUILD / "ours", "this assistant", rasa_cli.COMMAND),
                           "stock": stock_training(args.retrain_stock)}
     stock_credentials = BUILD / "stock-credentials.yml"
     stock_credentials.write_text(STOCK_CREDENTIALS)

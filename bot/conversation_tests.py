@@ -17,7 +17,7 @@ import time
 
 import yaml
 
-from bot import PROJECT_ROOT
+from bot import PROJECT_ROOT, rasa_cli
 from bot.train import MODEL_PATH, rasa_env
 
 TESTS = PROJECT_ROOT / "tests" / "conversations"
@@ -39,7 +39,7 @@ def main() -> int:
     started = time.monotonic()
     with log.open("w") as handle:
         result = subprocess.run(
-            [sys.executable, "-m", "rasa", "test", "core", "--e2e", "--model", str(MODEL_PATH),
+            [*rasa_cli.COMMAND, "test", "core", "--e2e", "--model", str(MODEL_PATH),
              "--stories", str(TESTS), "--out", str(OUT), "--fail-on-prediction-errors"],
             cwd=PROJECT_ROOT, env=rasa_env(), stdout=handle, stderr=subprocess.STDOUT,
         )

@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 from typing import Dict, List, Mapping, Sequence
 
-from bot import PROJECT_ROOT
+from bot import PROJECT_ROOT, rasa_cli
 from bot.train import MODEL_PATH, rasa_env
 
 VAR = PROJECT_ROOT / "var"
@@ -81,7 +81,7 @@ def commands(port: int, actions_port: int, model: Path, credentials: str = "cred
     """The action server's command, then the Rasa server's (``api``: see api_arguments)."""
     return [
         [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
-        [sys.executable, "-m", "rasa", "run", "--model", str(model), "--port", str(port),
+        [*rasa_cli.COMMAND, "run", "--model", str(model), "--port", str(port),
          "--endpoints", str(endpoints), "--credentials", str(credentials), *api],
     ]
 

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from bot import PROJECT_ROOT
+from bot import PROJECT_ROOT, rasa_cli
 
 # training data (data/crisis and data/nlp are read by the project, not by Rasa)
 RASA_DATA = ["data/nlu", "data/rules", "data/stories"]
@@ -88,7 +88,7 @@ def main(argv=None) -> int:
           else "(only the parts whose inputs changed)..."), flush=True)
     started = time.monotonic()
     command = [
-        sys.executable, "-m", "rasa", "train", "--domain", "domain", "--data", *RASA_DATA,
+        *rasa_cli.COMMAND, "train", "--domain", "domain", "--data", *RASA_DATA,
         "--config", "config.yml", "--out", str(MODEL_DIR), "--fixed-model-name", MODEL_NAME,
     ] + (["--force"] if full else [])
     result = subprocess.run(command, cwd=PROJECT_ROOT, env=rasa_env())

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.handoff.store import HandoffRequest, HandoffStore
+from bot import rasa_cli
 from bot.run import free_port
 from bot.train import MODEL_PATH
 from tests.e2e.support import base_env, start, stop_process, wait_for
@@ -40,7 +41,7 @@ class RasaServer:
 
     def start(self) -> None:
         self.starts += 1
-        self.process = start([sys.executable, "-m", "rasa", "run", "--model", str(MODEL_PATH),
+        self.process = start([*rasa_cli.COMMAND, "run", "--model", str(MODEL_PATH),
                               "--port", str(self.port), "--endpoints", "endpoints.yml",
                               "--credentials", "credentials.yml"],
                              self.env, self.tmp / f"rasa-{self.starts}.log")

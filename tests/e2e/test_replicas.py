@@ -19,6 +19,7 @@ import pytest
 
 from bot.channels.session_ids import SessionSigner
 from bot.console.auth import COOKIE_NAME
+from bot import rasa_cli
 from bot.run import free_port
 from bot.train import MODEL_PATH
 from tests.conftest import postgres_schema, run_async
@@ -51,7 +52,7 @@ def _replicas(tmp_path_factory, database: str, redis_url: str):
     try:
         for name in ("a", "b"):
             port = free_port()
-            processes.append(start([sys.executable, "-m", "rasa", "run", "--model", str(MODEL_PATH),
+            processes.append(start([*rasa_cli.COMMAND, "run", "--model", str(MODEL_PATH),
                                     "--port", str(port), "--endpoints", "endpoints.yml",
                                     "--credentials", "credentials.yml"], env, tmp / f"rasa-{name}.log"))
             urls.append(f"http://127.0.0.1:{port}")
