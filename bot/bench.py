@@ -167,9 +167,9 @@ class Stack:
     """The action server and one Rasa server with a given model and channels."""
 
     def __init__(self, model: Path, credentials: Path, workdir: Path,
-                 endpoints: Path = PROJECT_ROOT / "endpoints.yml", stock: bool = False) -> None:
+                 endpoints: Path = PROJECT_ROOT / "endpoints.yml", rasa: List[str] = rasa_cli.COMMAND) -> None:
         self.model, self.credentials, self.workdir, self.endpoints = model, credentials, workdir, endpoints
-        self.stock = stock
+        self.rasa = rasa
         self.port, self.actions_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.processes: List[subprocess.Popen] = []
@@ -193,9 +193,8 @@ class Stack:
 
     def start(self) -> float:
         """Start both; the cold start is from starting Rasa to its first reply."""
-        actions, rasa = commands(self.port, self.actions_port, self.model, str(self.credentials), str(self.endpoints))
-        if self.stock:
-            rasa = STOCK_RASA + rasa[len(rasa_cli.COMMAND):]
+        actions, rasa = commands(self.port, self.actions_port, self.model, str(self.credentials), str(self.endpoints),
+                                 rasa=self.rasa)
         self.actions = self._spawn(actions, "actions")
         if not wait_until_up(f"http://127.0.0.1:{self.actions_port}/health", self.processes, 120):
             raise RuntimeError("the action server did not start: see build/bench/run-*/actions.log")
@@ -373,7 +372,7 @@ def measure_stack(name: str, model: Path, credentials: Path, ours: bool, quick: 
     workdir = BUILD / f"run-{name}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    stack = Stack(model, credentials, workdir, endpoints, stock=not ours)
+    stack = Stack(model, credentials, workdir, endpoints, rasa_cli.COMMAND if ours else STOCK_RASA)
     seconds, pace_seconds = (5, 15) if quick else (15, 40)
     result: Dict[str, Any] = {"closed_loop": {}, "chat_pace": {}}
     try:

@@ -77,11 +77,13 @@ def server_env(actions_port: int) -> Dict[str, str]:
 
 
 def commands(port: int, actions_port: int, model: Path, credentials: str = "credentials.yml",
-             endpoints: str = "endpoints.yml", api: Sequence[str] = ()) -> List[List[str]]:
-    """The action server's command, then the Rasa server's (``api``: see api_arguments)."""
+             endpoints: str = "endpoints.yml", api: Sequence[str] = (),
+             rasa: Sequence[str] = rasa_cli.COMMAND) -> List[List[str]]:
+    """The action server's command, then the Rasa server's (``api``: see api_arguments;
+    ``rasa``: how Rasa's command line is started)."""
     return [
         [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
-        [*rasa_cli.COMMAND, "run", "--model", str(model), "--port", str(port),
+        [*rasa, "run", "--model", str(model), "--port", str(port),
          "--endpoints", str(endpoints), "--credentials", str(credentials), *api],
     ]
 

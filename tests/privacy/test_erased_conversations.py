@@ -37,6 +37,7 @@ def test_redis_that_does_not_answer_lets_the_chat_start_in_time():
     silent.listen(8)
     try:
         erased = ErasedConversations(f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
+
         async def scenario():
             return await asyncio.wait_for(erased.anywhere("some-conversation"), 6)
 
