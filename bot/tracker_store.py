@@ -6,21 +6,27 @@ and in WAL mode closing the last connection also checkpoints the log. This store
 few connections open in WAL mode with synchronous=NORMAL (bot/sqlite.py). On PostgreSQL it is Rasa's
 store with its pool's connections checked before use (``pool_pre_ping``).
 
-Two costs of Rasa's store per message are taken out (measured with ``make bench``): the
-query counting a conversation's stored events on every save, and the walk over every
-subclass of ``Event`` for each event read back.
+Costs of Rasa's store per message taken out (measured with ``make bench``): the query
+counting a conversation's stored events on every save, the walk over every subclass of
+``Event`` for each event read back, and the ORM: the latest session is read and new events
+are written with SQLAlchemy Core statements built once (the ORM's query building and unit of
+work were two thirds of the time a message spent in the store). The rows are the ones Rasa's
+store reads and writes; ``retrieve_full_tracker`` and a tracker this store did not load go
+through Rasa's own code.
 
 endpoints.yml:  tracker_store: {type: bot.tracker_store.HelplineTrackerStore, url: ...}
 """
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any, Dict, Iterator, Optional, Type
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import Event
+from rasa.shared.core.events import Event, SessionStarted
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.sqlite import is_sqlite_file, sqlite_engine
@@ -50,6 +56,34 @@ def install_event_class_cache() -> None:
     Event.resolve_by_type = staticmethod(_cached_resolve_by_type)  # type: ignore[assignment]
 
 
+EVENTS = SQLTrackerStore.SQLEvent.__table__
+
+
+def _latest_session_statement() -> sa.sql.Select:
+    """The data of a conversation's events from its latest ``SessionStarted`` on (all of them
+    when it has none), in order: the query of Rasa's ``SQLTrackerStore.retrieve``."""
+    sender = sa.bindparam("sender_id")
+    session_start = (sa.select(sa.func.max(EVENTS.c.timestamp))
+                     .where(EVENTS.c.sender_id == sender, EVENTS.c.type_name == SessionStarted.type_name)
+                     .scalar_subquery())
+    return (sa.select(EVENTS.c.data)
+            .where(EVENTS.c.sender_id == sender,
+                   sa.or_(EVENTS.c.timestamp >= session_start, session_start.is_(None)))
+            .order_by(EVENTS.c.id))
+
+
+LATEST_SESSION = _latest_session_statement()
+INSERT_EVENTS = EVENTS.insert()
+
+
+def event_row(sender_id: str, event: Event) -> Dict[str, Any]:
+    """The row Rasa's ``SQLTrackerStore.save`` writes for an event."""
+    data = event.as_dict()
+    return {"sender_id": sender_id, "type_name": event.type_name, "timestamp": data.get("timestamp"),
+            "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            "action_name": data.get("name"), "data": json.dumps(data)}
+
+
 class HelplineTrackerStore(SQLTrackerStore):
     def __init__(self, domain: Optional[Domain] = None, host: Optional[str] = None, **kwargs: Any) -> None:
         install_event_class_cache()
@@ -65,25 +99,45 @@ class HelplineTrackerStore(SQLTrackerStore):
             self.engine = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
+    async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        if not self.domain:  # as Rasa's store: no domain, no tracker
+            return await super().retrieve(sender_id)
+        with self.engine.connect() as connection:
+            rows = connection.execute(LATEST_SESSION, {"sender_id": sender_id}).scalars().all()
+        if not rows:
+            return None
+        tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(row) for row in rows], self.domain.slots)
+        setattr(tracker, STORED_EVENTS, len(tracker.events))
+        return tracker
+
     # Rasa finds the events to insert on save by counting, with a query, the conversation's
     # stored events, then skipping that many of the tracker's. A tracker this store loaded
     # or saved carries that number itself, so the query (about a sixth of the time Rasa
     # spends on a message) is not needed. Retrieve and save of one message happen under
     # the conversation's lock, so no other server adds events in between.
-    async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
-        tracker = await super().retrieve(sender_id)
-        if tracker is not None:
-            setattr(tracker, STORED_EVENTS, len(tracker.events))
-        return tracker
-
-    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
+    def _stored_events(self, tracker: DialogueStateTracker) -> Optional[int]:
         stored = getattr(tracker, STORED_EVENTS, None)
         if stored is None or tracker.events.maxlen is not None or stored > len(tracker.events):
+            return None
+        return stored
+
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
+        stored = self._stored_events(tracker)
+        if stored is None:
             return super()._additional_events(session, tracker)
         return itertools.islice(tracker.events, stored, len(tracker.events))
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        await super().save(tracker)
+        stored = self._stored_events(tracker)
+        if stored is None:
+            await super().save(tracker)
+        else:
+            await self.stream_events(tracker)
+            rows = [event_row(tracker.sender_id, event)
+                    for event in itertools.islice(tracker.events, stored, len(tracker.events))]
+            if rows:
+                with self.engine.begin() as connection:
+                    connection.execute(INSERT_EVENTS, rows)
         setattr(tracker, STORED_EVENTS, len(tracker.events))
 
 

@@ -104,6 +104,11 @@ def test_saving_without_counting_stores_what_rasas_own_store_stores(tmp_path):
             run(store.save(tracker))
     assert stored_rows(ours.engine) == stored_rows(stock.engine)
     assert len(stored_rows(ours.engine)) == sum(len(turn) for turn in turns)
+    # read back as Rasa reads it: the latest session only, in order, timestamps included
+    mine, theirs = run(ours.retrieve("visitor-1")), run(stock.retrieve("visitor-1"))
+    assert [e.as_dict() for e in mine.events] == [e.as_dict() for e in theirs.events]
+    assert [e.type_name for e in mine.events] == ["session_started", "action", "user", "bot"]
+    assert run(ours.retrieve("nobody")) is None
     # only the very first save (a tracker the store did not load) counted
     assert len(counted) == 1, counted
     # a tracker saved twice: nothing written twice (Rasa's count, which starts at the latest
