@@ -1,0 +1,41 @@
+"""The rule look-up that stops early finds the rules Rasa's own finds (bot/rule_keys.py)."""
+import pytest
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.policies.rule_policy import RulePolicy
+
+from bot import rule_keys
+from tests.conftest import run_async
+from tests.test_graph_runner import MESSAGES, MODEL
+
+
+@pytest.mark.skipif(not MODEL.exists(), reason="needs the trained model (make train)")
+def test_the_early_stop_finds_the_same_rules_on_the_projects_model(monkeypatch):
+    compared = []
+
+    def both(self, lookup, states):
+        theirs = rule_keys._rasa_get_possible_keys(self, lookup, states)
+        ours = rule_keys.get_possible_keys(self, lookup, states)
+        assert ours == theirs, f"after {len(states)} states"
+        compared.append((len(states), len(theirs), max(len(self._rule_key_to_state(k)) for k in lookup)))
+        return theirs
+
+    monkeypatch.setattr(RulePolicy, "_get_possible_keys", both)
+
+    async def talk():
+        agent = Agent.load(str(MODEL))
+        for visitor in ("visitor-1", "visitor-2"):
+            for text in MESSAGES + ["/restart"] + MESSAGES[:4]:
+                await agent.handle_message(UserMessage(text, CollectingOutputChannel(), visitor))
+
+    run_async(talk())
+    assert len(compared) > 50
+    assert any(found for _, found, _ in compared), "no rule ever matched: the comparison proves nothing"
+    # conversations longer than the longest rule: the case where the walk stops early
+    assert any(states > longest for states, _, longest in compared)
+
+
+def test_install_puts_it_in_place(monkeypatch):
+    monkeypatch.setattr(RulePolicy, "_get_possible_keys", rule_keys._rasa_get_possible_keys)
+    rule_keys.install()
+    assert RulePolicy._get_possible_keys is rule_keys.get_possible_keys
