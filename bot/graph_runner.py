@@ -7,7 +7,7 @@ more than some of the components it ran. ``SequentialGraphRunner`` works out the
 once per set of targets and calls the same nodes, with the same inputs, in that order:
 the results are the same (tests/test_graph_runner.py compares them on the project's model).
 
-``install()`` (called by the web chat channel when the server starts) makes Rasa's message
+``install()`` (through bot/speedups.py) makes Rasa's message
 processor load models with it; training is unchanged.
 """
 from __future__ import annotations

@@ -7,16 +7,24 @@ imported TensorFlow there are thousands, and that import took 17-19 s of a 31-33
 cold start on a 2-core machine (19 s with this module); training from clean took 67 s
 against 58 s. Start servers, training and tests through this module; plain ``rasa`` works
 the same, only slower to start.
+
+For the commands that serve or test a model it also installs the faster steps of
+bot/speedups.py, so the conversation tests run the code the servers run.
 """
 import sys
 
 COMMAND = [sys.executable, "-m", "bot.rasa_cli"]  # then Rasa's arguments, e.g. "run", "--model", ...
+SERVING_COMMANDS = ("run", "test", "shell")  # these get bot/speedups.py
 
 
 def main() -> None:
     import skops.io  # noqa: F401 -- first, while sys.modules is small (see above)
     from rasa.__main__ import main as rasa_main
 
+    if len(sys.argv) > 1 and sys.argv[1] in SERVING_COMMANDS:
+        from bot import speedups
+
+        speedups.install()
     rasa_main()
 
 

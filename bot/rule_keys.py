@@ -8,7 +8,7 @@ against each older state (a conversation of 40 states and 60 rules: 2,400 checks
 prediction, three or four predictions per message). ``_get_possible_keys`` below stops
 there and returns the same set (tests/test_rule_keys.py compares the two).
 
-``install()`` is called by the web chat channel when the server starts.
+``install()``: through bot/speedups.py.
 """
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, Sanic, response
 from socketio import AsyncRedisManager, AsyncServer
 
-from bot import PROJECT_ROOT, action_fallback, graph_runner, rule_keys
+from bot import PROJECT_ROOT, action_fallback, speedups
 from bot import logmask
 from bot.channels import guard
 from bot.channels.model_reload import watch_model_file
@@ -187,8 +187,7 @@ class WebChatInput(InputChannel):
                  settings: Optional[Settings] = None, store: Optional[HandoffStore] = None) -> None:
         self.settings = settings or Settings.from_env()
         action_fallback.install()  # actions still run when the action server is down
-        graph_runner.install()  # the model's graph run without dask's scheduling (bot/graph_runner.py)
-        rule_keys.install()  # the rule look-up stops once no rule reaches further back (bot/rule_keys.py)
+        speedups.install()  # Rasa's steps for a message, faster and with the same results (bot/speedups.py)
         self.socketio_path = socketio_path
         # Origins allowed to open the chat: HELPLINE_ALLOWED_ORIGINS (comma-separated) or "*".
         origins = cors_allowed_origins or os.environ.get("HELPLINE_ALLOWED_ORIGINS") or "*"
