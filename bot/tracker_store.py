@@ -11,8 +11,7 @@ counting a conversation's stored events on every save, the walk over every subcl
 ``Event`` for each event read back, and the ORM: the latest session is read and new events
 are written with SQLAlchemy Core statements built once (the ORM's query building and unit of
 work were two thirds of the time a message spent in the store). The rows are the ones Rasa's
-store reads and writes; ``retrieve_full_tracker`` and a tracker this store did not load go
-through Rasa's own code.
+store reads and writes; ``retrieve_full_tracker`` is Rasa's own.
 
 endpoints.yml:  tracker_store: {type: bot.tracker_store.HelplineTrackerStore, url: ...}
 """
@@ -20,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import Any, Dict, Iterator, Optional, Type
+from typing import Any, Dict, Optional, Type
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
@@ -73,6 +72,7 @@ def _latest_session_statement() -> sa.sql.Select:
 
 
 LATEST_SESSION = _latest_session_statement()
+COUNT_LATEST_SESSION = sa.select(sa.func.count()).select_from(LATEST_SESSION.subquery())
 INSERT_EVENTS = EVENTS.insert()
 
 
@@ -121,23 +121,16 @@ class HelplineTrackerStore(SQLTrackerStore):
             return None
         return stored
 
-    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
-        stored = self._stored_events(tracker)
-        if stored is None:
-            return super()._additional_events(session, tracker)
-        return itertools.islice(tracker.events, stored, len(tracker.events))
-
     async def save(self, tracker: DialogueStateTracker) -> None:
-        stored = self._stored_events(tracker)
-        if stored is None:
-            await super().save(tracker)
-        else:
-            await self.stream_events(tracker)
+        await self.stream_events(tracker)
+        with self.engine.begin() as connection:
+            stored = self._stored_events(tracker)
+            if stored is None:  # a tracker this store did not load: counted, as Rasa does
+                stored = connection.execute(COUNT_LATEST_SESSION, {"sender_id": tracker.sender_id}).scalar_one()
             rows = [event_row(tracker.sender_id, event)
                     for event in itertools.islice(tracker.events, stored, len(tracker.events))]
             if rows:
-                with self.engine.begin() as connection:
-                    connection.execute(INSERT_EVENTS, rows)
+                connection.execute(INSERT_EVENTS, rows)
         setattr(tracker, STORED_EVENTS, len(tracker.events))
 
 
