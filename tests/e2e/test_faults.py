@@ -6,15 +6,13 @@ the tests control), on temporary SQLite databases and with the helpline closed.
 from __future__ import annotations
 
 import socket
-import sys
 import time
 
 import pytest
 from sqlalchemy import select
 
 from bot.handoff.store import HandoffRequest, HandoffStore
-from bot import rasa_cli
-from bot.run import free_port
+from bot.run import commands, free_port
 from bot.train import MODEL_PATH
 from tests.e2e.support import base_env, start, stop_process, wait_for
 from tests.e2e.test_servers import escalations, say, texts
@@ -41,10 +39,8 @@ class RasaServer:
 
     def start(self) -> None:
         self.starts += 1
-        self.process = start([*rasa_cli.COMMAND, "run", "--model", str(MODEL_PATH),
-                              "--port", str(self.port), "--endpoints", "endpoints.yml",
-                              "--credentials", "credentials.yml"],
-                             self.env, self.tmp / f"rasa-{self.starts}.log")
+        rasa = commands(self.port, self.actions_port, MODEL_PATH)[1]  # as `make run` starts it
+        self.process = start(rasa, self.env, self.tmp / f"rasa-{self.starts}.log")
         wait_for(f"{self.url}/", self.process)
 
     def stop(self) -> None:

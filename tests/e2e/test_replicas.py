@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import sys
 import threading
 import urllib.request
 
@@ -19,8 +18,7 @@ import pytest
 
 from bot.channels.session_ids import SessionSigner
 from bot.console.auth import COOKIE_NAME
-from bot import rasa_cli
-from bot.run import free_port
+from bot.run import commands, free_port
 from bot.train import MODEL_PATH
 from tests.conftest import postgres_schema, run_async
 from tests.e2e.support import Staff, Visitor, add_staff, base_env, start, stop_process, wait_for
@@ -46,15 +44,12 @@ def _replicas(tmp_path_factory, database: str, redis_url: str):
                 "HELPLINE_REDIS_URL": redis_url, "HELPLINE_STAFF_HOURS": "mon-sun 00:00-24:00",
                 "HELPLINE_ACTION_ENDPOINT": f"http://127.0.0.1:{actions_port}/webhook"})
     add_staff(env, "lee", "Lee")
-    processes = [start([sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
-                       env, tmp / "actions.log")]
+    processes = [start(commands(0, actions_port, MODEL_PATH)[0], env, tmp / "actions.log")]
     urls = []
     try:
         for name in ("a", "b"):
             port = free_port()
-            processes.append(start([*rasa_cli.COMMAND, "run", "--model", str(MODEL_PATH),
-                                    "--port", str(port), "--endpoints", "endpoints.yml",
-                                    "--credentials", "credentials.yml"], env, tmp / f"rasa-{name}.log"))
+            processes.append(start(commands(port, actions_port, MODEL_PATH)[1], env, tmp / f"rasa-{name}.log"))
             urls.append(f"http://127.0.0.1:{port}")
         for url_, process in zip(urls, processes[1:]):
             wait_for(f"{url_}/", process)
