@@ -1,5 +1,4 @@
 """The graph run in a plain loop gives what Rasa's dask runner gives (bot/graph_runner.py)."""
-import asyncio
 
 import pytest
 from rasa.core.agent import Agent

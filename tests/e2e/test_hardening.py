@@ -251,8 +251,8 @@ def test_session_request_with_anything_gives_a_new_valid_session(visitor):
 def test_every_event_survives_odd_payloads(visitor, event):
     v = visitor()
     payloads = ODD_PAYLOADS + [()]  # () : the event without any data
-    for start in range(0, len(payloads), 8):  # engine.io takes at most 16 packets in one long-polling post
-        for payload in payloads[start:start + 8]:
+    for first in range(0, len(payloads), 8):  # engine.io takes at most 16 packets in one long-polling post
+        for payload in payloads[first:first + 8]:
             v.client.emit(event, payload) if payload != () else v.client.emit(event)
         # the connection still works: a new session is confirmed
         v.client.emit("session_request", {})

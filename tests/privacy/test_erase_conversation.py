@@ -13,7 +13,7 @@ from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.channels.webchat import WebChatInput
-from bot.handoff.store import HandoffStore, StaffMessage, Status
+from bot.handoff.store import HandoffStore, StaffMessage
 from bot.retention import erase_conversation, open_engine
 from bot.settings import Settings
 from tests.privacy.conftest import add_transcript, conversation_rows, run, save_tracker, tracker_rows

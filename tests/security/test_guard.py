@@ -1,7 +1,6 @@
 """The web chat's guard: the flood limit, text and metadata cleaning, the crisis screen."""
 from __future__ import annotations
 
-import json
 import logging
 
 import pytest
