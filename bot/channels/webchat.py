@@ -59,6 +59,16 @@ REDIS_TIMEOUT = 2.0  # seconds Redis may take to say whether a conversation was 
 HEALTH_TIMEOUT = 3.0  # seconds a database may take to answer the health route's query
 
 
+def in_room(sio: AsyncServer, sid: str, room: str, namespace: str = "/") -> bool:
+    """Whether a connection is in a room. python-socketio's ``rooms(sid)`` walks every room
+    on the server (two per connected visitor) for each message; its manager's table of
+    rooms answers with one look-up."""
+    rooms = getattr(sio.manager, "rooms", None)
+    if isinstance(rooms, dict):
+        return sid in rooms.get(namespace, {}).get(room, ())
+    return room in sio.rooms(sid, namespace)
+
+
 def _ping(engine) -> None:
     with engine.connect() as connection:
         connection.execute(sa.text("select 1"))
@@ -279,7 +289,7 @@ class WebChatInput(InputChannel):
             """The conversation this connection was given, unless it was deleted since: a deletion
             on any server takes every connection out of the conversation's room."""
             conversation_id = (await sio.get_session(sid)).get("conversation_id")
-            return conversation_id if conversation_id in sio.rooms(sid) else None
+            return conversation_id if conversation_id and in_room(sio, sid, conversation_id) else None
 
         @sio.on("user_uttered")
         async def user_uttered(sid: Text, data: Any = None, *_extra: Any) -> None:
