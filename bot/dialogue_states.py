@@ -9,7 +9,8 @@ visitor's message and again after the answer), each from the first event.
 ``states_for_tracker_history`` below keeps, on the tracker, the replay and the state read
 at each action. A later call on the same tracker replays only the events added since,
 when the events applied before are still the same objects in the same order (an undone
-message or a restart changes them: the replay starts again from the first event). Each
+message or a restart changes them, and two events change an earlier message in place: the
+replay then starts again from the first event). Each
 call gets fresh copies of the states and runs Rasa's own loop over them, so callers may
 change what they get, as they do; tests/test_dialogue_states.py compares every call with
 Rasa's function on the project's model.
@@ -22,11 +23,14 @@ from typing import Any, Dict, List, Optional, Text, Tuple
 
 import rasa.shared.core.constants as constants
 from rasa.shared.core.domain import Domain, State
-from rasa.shared.core.events import ActionExecuted, Event
+from rasa.shared.core.events import (ActionExecuted, DefinePrevUserUtteredFeaturization, EntitiesAdded, Event)
 from rasa.shared.core.trackers import DialogueStateTracker
 
 _rasa_states_for_tracker_history = Domain.states_for_tracker_history
 REPLAY = "_helpline_replay"
+# events that change the visitor's last message itself (the object other events hold): the
+# states read before them are read again
+CHANGE_A_USER_MESSAGE = (DefinePrevUserUtteredFeaturization, EntitiesAdded)
 
 # at an action: the state, its hide_rule_turn, whether the turn keeps the previous turn's
 # hidden flag (a follow-up action or the active loop's own action), the previous action
@@ -67,7 +71,8 @@ def _points(domain: Domain, tracker: DialogueStateTracker, omit_unset_slots: boo
     applied = tracker.applied_events()
     replay = replays.get(omit_unset_slots)
     if (replay is None or replay.domain is not domain or len(applied) < len(replay.applied)
-            or any(old is not new for old, new in zip(replay.applied, applied))):
+            or any(old is not new for old, new in zip(replay.applied, applied))
+            or any(isinstance(event, CHANGE_A_USER_MESSAGE) for event in applied[len(replay.applied):])):
         replay = replays[omit_unset_slots] = _Replay(domain, tracker)
     for event in applied[len(replay.applied):]:
         if isinstance(event, ActionExecuted):

@@ -5,7 +5,8 @@ import pytest
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered, UserUtteranceReverted
+from rasa.shared.core.events import (ActionExecuted, DefinePrevUserUtteredFeaturization, EntitiesAdded, SlotSet,
+                                     UserUttered, UserUtteranceReverted)
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import dialogue_states
@@ -54,6 +55,7 @@ def test_every_call_gives_rasas_states_on_the_projects_model(monkeypatch):
 def test_an_undone_message_or_a_new_slot_value_is_seen():
     domain = Domain.from_yaml("""
 intents: [greet, bye]
+entities: [person]
 slots:
   topic: {type: text, mappings: [{type: custom}]}
 actions: [utter_hi]
@@ -73,6 +75,12 @@ responses: {utter_hi: [{text: hi}]}
     for event in (ActionExecuted("utter_hi"), SlotSet("topic", "rehab"), ActionExecuted("action_listen"),
                   UserUttered("bye", {"name": "bye", "confidence": 1.0}), UserUtteranceReverted(),
                   UserUttered("hi", {"name": "greet", "confidence": 1.0})):
+        tracker.update(event)
+        check()
+    # events that change the last user message in place (as an action returning a message may)
+    for event in (ActionExecuted("action_listen"), UserUttered("my son", {"name": "greet", "confidence": 1.0}),
+                  ActionExecuted("action_listen"), DefinePrevUserUtteredFeaturization(False),
+                  EntitiesAdded([{"entity": "person", "value": "son", "start": 3, "end": 6}])):
         tracker.update(event)
         check()
     # a copy of the tracker does not take the replay with it
