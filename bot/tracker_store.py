@@ -22,6 +22,7 @@ import json
 from typing import Any, Dict, Optional, Type
 
 import sqlalchemy as sa
+from sqlalchemy.pool import StaticPool
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, SessionStarted
@@ -90,7 +91,11 @@ class HelplineTrackerStore(SQLTrackerStore):
         super().__init__(domain=domain, host=host, **kwargs)
         url = self.engine.url
         self.engine.dispose()
-        if is_sqlite_file(url):
+        if url.get_backend_name() == "sqlite" and not is_sqlite_file(url):
+            # in memory (tests): one connection shared by every thread, else each has its own, empty
+            self.engine = sa.create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+            self.Base.metadata.create_all(self.engine)
+        elif is_sqlite_file(url):
             # conversation history: a power cut may lose the last commits (bot/sqlite.py)
             self.engine = sqlite_engine(url, synchronous="NORMAL")
         else:

@@ -133,3 +133,12 @@ def test_event_classes_are_resolved_as_rasa_resolves_them(monkeypatch):
                 c for c in rasa.shared.utils.common.all_subclasses(Event) if c.type_name == cls.type_name)
     assert Event.resolve_by_type("no such event", default=BotUttered) is BotUttered
     assert Event.resolve_by_type("topic") is None
+
+
+def test_an_in_memory_database_keeps_the_conversation():
+    store = HelplineTrackerStore(domain=Domain.empty(), host="sqlite://")
+    tracker = DialogueStateTracker.from_events("visitor-1", [
+        ActionExecuted("action_listen"), UserUttered("hi", {"name": "greet", "confidence": 0.9})])
+    run(store.save(tracker))
+    again = run(store.retrieve("visitor-1"))
+    assert [e.text for e in again.events if isinstance(e, UserUttered)] == ["hi"]
