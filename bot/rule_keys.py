@@ -23,16 +23,14 @@ _rasa_get_possible_keys = RulePolicy._get_possible_keys
 def get_possible_keys(self: RulePolicy, lookup: Dict[Text, Text], states: List[Dict[Text, Any]]) -> Set[Text]:
     possible_keys = set(lookup.keys())
     lengths = {key: len(self._rule_key_to_state(key)) for key in possible_keys}
-    walked = 0
     for i, state in enumerate(reversed(states)):
-        if all(lengths[key] <= i for key in possible_keys):  # Rasa's check keeps every one of them
-            break
-        possible_keys = set(filter(lambda _key: self._is_rule_applicable(_key, i, state), possible_keys))
-        walked += 1
-    # Rasa builds the set anew for each state, and a set's order can change when it is built
-    # again; the rule policy takes the first of the longest keys (max), so the order is kept
-    for _ in range(len(states) - walked):
-        possible_keys = set(key for key in possible_keys)
+        if all(lengths[key] <= i for key in possible_keys):
+            # Rasa's check keeps every one of them, but Rasa builds the set anew for each state,
+            # and a set built again can iterate in another order; the rule policy takes the
+            # first of the longest keys (max), so the set is built as often as Rasa builds it
+            possible_keys = set(key for key in possible_keys)
+        else:
+            possible_keys = set(filter(lambda _key: self._is_rule_applicable(_key, i, state), possible_keys))
     return possible_keys
 
 

@@ -6,8 +6,8 @@ and in WAL mode closing the last connection also checkpoints the log. This store
 few connections open in WAL mode with synchronous=NORMAL (bot/sqlite.py). On PostgreSQL it is Rasa's
 store with its pool's connections checked before use (``pool_pre_ping``).
 
-Costs of Rasa's store per message taken out (measured with ``make bench``): the query
-counting a conversation's stored events on every save, the walk over every subclass of
+Costs of Rasa's store per message taken out (measured with ``make bench`` and py-spy): the
+query counting a conversation's stored events on every save, the walk over every subclass of
 ``Event`` for each event read back, and the ORM: the latest session is read and new events
 are written with SQLAlchemy Core statements built once (the ORM's query building and unit of
 work were two thirds of the time a message spent in the store). The rows are the ones Rasa's
@@ -91,13 +91,13 @@ class HelplineTrackerStore(SQLTrackerStore):
         super().__init__(domain=domain, host=host, **kwargs)
         url = self.engine.url
         self.engine.dispose()
-        if url.get_backend_name() == "sqlite" and not is_sqlite_file(url):
+        if is_sqlite_file(url):
+            # conversation history: a power cut may lose the last commits (bot/sqlite.py)
+            self.engine = sqlite_engine(url, synchronous="NORMAL")
+        elif url.get_backend_name() == "sqlite":
             # in memory (tests): one connection shared by every thread, else each has its own, empty
             self.engine = sa.create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
             self.Base.metadata.create_all(self.engine)
-        elif is_sqlite_file(url):
-            # conversation history: a power cut may lose the last commits (bot/sqlite.py)
-            self.engine = sqlite_engine(url, synchronous="NORMAL")
         else:
             # a pooled connection is tested before use, so the first messages after a database
             # restart do not fail on connections the restart closed
