@@ -82,9 +82,13 @@ def stock_config() -> Path:
     return Path(rasa.engine.recipes.__file__).parent / "config_files" / "default_config.yml"
 
 
-def inputs_digest(config: Path) -> str:
-    data = fingerprint(inputs=["domain", *RASA_DATA, "requirements.lock"])
-    return hashlib.sha256(config.read_bytes() + data.encode()).hexdigest()
+STOCK_INPUTS = ["domain", *RASA_DATA, "requirements.lock"]
+
+
+def inputs_digests(config: Path) -> Dict[str, str]:
+    """One digest per input of stock training, so a retraining can say what changed."""
+    return {"config": hashlib.sha256(config.read_bytes()).hexdigest(),
+            **{name: fingerprint(inputs=[name]) for name in STOCK_INPUTS}}
 
 
 def edited_domain(target: Path) -> Path:
@@ -126,15 +130,22 @@ def training_times(config: Path, workdir: Path, label: str, rasa: List[str]) -> 
 
 def stock_training(retrain: bool) -> Dict[str, Any]:
     record = STOCK / "training.json"
-    digest = inputs_digest(stock_config())
+    digests = inputs_digests(stock_config())
     if not retrain and record.exists():
         kept = json.loads(record.read_text())
-        if kept.get("inputs") == digest and Path(kept.get("model", "")).exists():
+        recorded = kept.get("inputs") if isinstance(kept.get("inputs"), dict) else {}  # older records: one digest
+        changed = [name for name in digests if recorded.get(name) != digests[name]]
+        if not Path(kept.get("model", "")).exists():
+            log("  stock Rasa: the model of the last training is gone: training again (about 15 to 30 minutes)")
+        elif changed:
+            log(f"  stock Rasa: {', '.join(changed)} changed since the training of {kept['measured_at']}:"
+                " training again (about 15 to 30 minutes; --retrain-stock always does)")
+        else:
             log(f"  stock Rasa: training times measured {kept['measured_at']} (inputs unchanged), reused")
             return {**kept, "reused": True}
     STOCK.mkdir(parents=True, exist_ok=True)
     result = training_times(stock_config(), STOCK, "stock Rasa", STOCK_RASA)
-    result.update(inputs=digest, measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    result.update(inputs=digests, measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     record.write_text(json.dumps(result, indent=2) + "\n")
     return {**result, "reused": False}
 
