@@ -23,7 +23,7 @@ import asyncio
 import logging
 import os
 from collections import Counter, OrderedDict
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
 from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Iterable, List, Optional, Text
 
@@ -345,13 +345,29 @@ class WebChatInput(InputChannel):
         return blueprint
 
     @asynccontextmanager
-    async def _conversation(self, conversation_id: str) -> AsyncIterator[None]:
-        """One message (or a deletion) of a conversation at a time."""
+    async def _conversation(self, conversation_id: str) -> AsyncIterator[Callable[[UserMessage], Awaitable[Any]]]:
+        """One message (or a deletion) of a conversation at a time, on every server.
+
+        This server's lock, then the lock store's (Redis with several servers), which Rasa
+        takes for each message anyway: held here, the message is processed inside it (what
+        this yields: Rasa's steps without taking the lock again), so a deletion on another
+        server waits for the message being answered, and a message waiting for a deletion
+        sees it. Without the lock store (it failed: Redis down) it yields None, and the message
+        goes through Rasa as usual, which fails and is answered without the dialogue."""
         entry = self._locks.setdefault(conversation_id, [asyncio.Lock(), 0])
         entry[1] += 1
         try:
             async with entry[0]:
-                yield
+                async with AsyncExitStack() as held:
+                    agent = self.agent
+                    process = None
+                    if agent is not None and agent.is_ready():
+                        try:
+                            await held.enter_async_context(agent.lock_store.lock(conversation_id))
+                            process = agent.processor.handle_message
+                        except Exception:
+                            logger.exception("could not take the lock of %s in the lock store", conversation_id)
+                    yield process
         finally:
             entry[1] -= 1
             if not entry[1]:
@@ -359,12 +375,11 @@ class WebChatInput(InputChannel):
 
     async def handle(self, conversation_id: str, text: str, metadata: Dict[str, Any],
                      on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
-        # a deletion waits for the message being answered, and no message is answered after it:
-        # Rasa saves a tracker it holds in full when its rows are gone, bringing them back
-        # anywhere: a deletion on another server that finished before this message is seen too
-        async with self._conversation(conversation_id):
+        # no message is answered after a deletion, on any server: Rasa saves a tracker it holds
+        # in full when its rows are gone, bringing them back
+        async with self._conversation(conversation_id) as process:
             if not await self._erased.anywhere(conversation_id):
-                await self._handle(conversation_id, text, metadata, on_new_message)
+                await self._handle(conversation_id, text, metadata, process or on_new_message)
 
     async def _handle(self, conversation_id: str, text: str, metadata: Dict[str, Any],
                       on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:

@@ -3,15 +3,19 @@ the web chat channel's ``delete_conversation``), on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import pytest
+from rasa.core.lock_store import InMemoryLockStore, LockError
 from rasa.core.tracker_store import AwaitableTrackerStore, FailSafeTrackerStore, SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.channels import webchat
 from bot.channels.webchat import WebChatInput
 from bot.handoff.store import HandoffStore, StaffMessage
 from bot.retention import erase_conversation, open_engine
@@ -85,32 +89,52 @@ class Recorder:
         self.calls.append(args)
 
 
-def channel_for(urls, store):
-    """The web chat channel with the tracker store wrapped as the Rasa server wraps it."""
+def channel_for(urls, store, process=None, lock_store=None):
+    """The web chat channel with the tracker store wrapped as the Rasa server wraps it; a
+    message is processed by ``process`` (Rasa's processor) inside the lock store's lock."""
     tracker_url, database_url = urls
     settings = Settings(database_url, None, "mon-sun 00:00-24:00", "America/New_York", secret_key="test-key")
     channel = WebChatInput(settings=settings, store=store)
     sql = SQLTrackerStore(Domain.empty(), host=tracker_url)
-    agent = SimpleNamespace(tracker_store=FailSafeTrackerStore(AwaitableTrackerStore(sql)))
+    agent = SimpleNamespace(tracker_store=FailSafeTrackerStore(AwaitableTrackerStore(sql)), is_ready=lambda: True,
+                            lock_store=lock_store or InMemoryLockStore(),
+                            processor=SimpleNamespace(handle_message=process or not_through_rasa))
     channel.app = SimpleNamespace(ctx=SimpleNamespace(agent=agent))
     channel.hub.queue_changed = Recorder()
     return channel, sql
+
+
+async def not_through_rasa(message):
+    raise AssertionError(f"{message.text!r} went to Rasa without the lock store's lock")
+
+
+def answering_slowly(sql, order):
+    """Rasa's processor for one message: load, answer (0.5 s), save."""
+    async def process(message):
+        order.append("answering")
+        await asyncio.sleep(0.5)
+        tracker = DialogueStateTracker.from_events(message.sender_id, [
+            ActionExecuted("action_listen"), UserUttered(message.text, {"name": "faq", "confidence": 1.0})])
+        await sql.save(tracker)
+        order.append("saved")
+    return process
 
 
 def test_the_channel_erases_the_conversation_and_tells_the_console(urls, store):
     tracker_url, _ = urls
     dana = store.add_staff("dana", "Dana", "not-a-real-hash")
     busy_conversation(store, tracker_url, "mine", dana)
-    channel, sql = channel_for(urls, store)
     answered = []
 
-    async def on_new_message(message):
+    async def process(message):
         answered.append(message.text)
+
+    channel, sql = channel_for(urls, store, process)
 
     async def scenario():
         counts = await channel.delete_conversation("mine")
         # a message still on its way for the deleted conversation is not answered nor kept
-        await channel.handle("mine", "hello again", {}, on_new_message)
+        await channel.handle("mine", "hello again", {}, not_through_rasa)
         return counts
 
     try:
@@ -128,19 +152,12 @@ def test_a_deletion_waits_for_the_message_being_answered(urls, store):
     """Rasa saves a tracker it holds in full when its rows are gone: deleting in the middle
     of an answer would bring the conversation back."""
     tracker_url, _ = urls
-    channel, sql = channel_for(urls, store)
     order = []
-
-    async def on_new_message(message):  # what Rasa does: load, answer, save
-        order.append("answering")
-        await asyncio.sleep(0.5)
-        tracker = DialogueStateTracker.from_events(message.sender_id, [
-            ActionExecuted("action_listen"), UserUttered(message.text, {"name": "faq", "confidence": 1.0})])
-        await sql.save(tracker)
-        order.append("saved")
+    channel, sql = channel_for(urls, store)
+    channel.agent.processor.handle_message = answering_slowly(sql, order)
 
     async def scenario():
-        answering = asyncio.create_task(channel.handle("racing", "how long is detox", {}, on_new_message))
+        answering = asyncio.create_task(channel.handle("racing", "how long is detox", {}, not_through_rasa))
         await asyncio.sleep(0.1)
         deleting = asyncio.create_task(channel.delete_conversation("racing"))
         await asyncio.sleep(0.1)
@@ -156,6 +173,96 @@ def test_a_deletion_waits_for_the_message_being_answered(urls, store):
     assert tracker_rows(tracker_url, "racing") == []
     assert store.transcript("racing") == []
     assert channel.hub.queue_changed.calls == []  # no handoff: nothing for the console
+
+
+def two_servers(urls, store, process_on_b):
+    """Two servers' channels sharing what several servers share: the lock store and the
+    record of deleted conversations (both in Redis in production)."""
+    lock_store = InMemoryLockStore()
+    a, sql_a = channel_for(urls, store, lock_store=lock_store)
+    b, sql_b = channel_for(urls, store, process_on_b, lock_store=lock_store)
+    b._erased = a._erased
+    return a, b, (sql_a, sql_b)
+
+
+def test_a_deletion_on_one_server_waits_for_the_message_another_is_answering(urls, store):
+    tracker_url, _ = urls
+    order = []
+    sql = SQLTrackerStore(Domain.empty(), host=tracker_url)
+    a, b, stores = two_servers(urls, store, answering_slowly(sql, order))
+
+    async def scenario():
+        answering = asyncio.create_task(b.handle("two-tabs", "how long is detox", {}, not_through_rasa))
+        await asyncio.sleep(0.1)
+        deleting = asyncio.create_task(a.delete_conversation("two-tabs"))
+        await asyncio.sleep(0.1)
+        order.append("delete started")
+        await asyncio.gather(answering, deleting)
+        order.append("deleted")
+
+    try:
+        run(scenario())
+    finally:
+        for engine in (sql.engine, *(s.engine for s in stores)):
+            engine.dispose()
+    assert order == ["answering", "delete started", "saved", "deleted"]
+    assert tracker_rows(tracker_url, "two-tabs") == []
+    assert store.transcript("two-tabs") == []
+
+
+def test_a_message_on_one_server_waiting_for_a_deletion_on_another_is_not_answered(urls, store, monkeypatch):
+    tracker_url, _ = urls
+    answered = []
+
+    async def process(message):
+        answered.append(message.text)
+
+    a, b, stores = two_servers(urls, store, process)
+    save_tracker(tracker_url, "two-tabs", ["is klonopin addictive"], datetime.now(timezone.utc))
+    erasing = threading.Event()
+    erase = webchat.erase_conversation
+
+    def slow_erase(*args):  # runs in the database thread
+        erasing.set()
+        time.sleep(0.5)
+        return erase(*args)
+
+    monkeypatch.setattr(webchat, "erase_conversation", slow_erase)
+
+    async def scenario():
+        deleting = asyncio.create_task(a.delete_conversation("two-tabs"))
+        await asyncio.to_thread(erasing.wait, 10)  # server A is erasing the rows
+        await b.handle("two-tabs", "are you still there", {}, not_through_rasa)
+        await deleting
+
+    try:
+        run(scenario())
+    finally:
+        for s in stores:
+            s.engine.dispose()
+    assert answered == []
+    assert tracker_rows(tracker_url, "two-tabs") == []
+    assert store.transcript("two-tabs") == []
+
+
+def test_without_the_lock_store_a_message_goes_through_rasa_as_usual(urls, store):
+    """Redis down: Rasa's own handling takes the lock, fails, and the channel answers
+    without the dialogue (tests/e2e/test_faults.py); the channel does not drop the message."""
+    class BrokenLockStore(InMemoryLockStore):
+        def lock(self, *args, **kwargs):
+            raise LockError("Redis does not answer")
+
+    channel, sql = channel_for(urls, store, lock_store=BrokenLockStore())
+    through_rasa = []
+
+    async def on_new_message(message):
+        through_rasa.append(message.text)
+
+    try:
+        run(channel.handle("no-redis", "is klonopin addictive", {}, on_new_message))
+    finally:
+        sql.engine.dispose()
+    assert through_rasa == ["is klonopin addictive"]
 
 
 def test_a_tracker_kept_in_memory_is_forgotten_too(urls, store):
