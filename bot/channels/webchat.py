@@ -117,6 +117,10 @@ class WebChatOutput(OutputChannel):
         await self._send(recipient_id, "", {"custom": {"attachment": attachment}})
 
 
+async def _raise(error: Exception, *_args: Any) -> None:
+    raise error
+
+
 class ErasedConversations:
     """Conversations visitors deleted: an old session id of one starts a new conversation.
 
@@ -352,8 +356,9 @@ class WebChatInput(InputChannel):
         takes for each message anyway: held here, the message is processed inside it (what
         this yields: Rasa's steps without taking the lock again), so a deletion on another
         server waits for the message being answered, and a message waiting for a deletion
-        sees it. Without the lock store (it failed: Redis down) it yields None, and the message
-        goes through Rasa as usual, which fails and is answered without the dialogue."""
+        sees it. When the lock store fails (Redis down) it yields a step that raises its
+        error, so the message is answered without the dialogue at once (Rasa would try the
+        lock store again), and a deletion goes ahead. Without a ready model: None."""
         entry = self._locks.setdefault(conversation_id, [asyncio.Lock(), 0])
         entry[1] += 1
         try:
@@ -365,8 +370,9 @@ class WebChatInput(InputChannel):
                         try:
                             await held.enter_async_context(agent.lock_store.lock(conversation_id))
                             process = agent.processor.handle_message
-                        except Exception:
+                        except Exception as error:
                             logger.exception("could not take the lock of %s in the lock store", conversation_id)
+                            process = partial(_raise, error)
                     yield process
         finally:
             entry[1] -= 1
