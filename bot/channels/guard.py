@@ -144,6 +144,15 @@ def _number(env: Mapping[str, str], name: str, default, kind):
     return value
 
 
+def is_crisis(parse: Optional[Dict[str, Any]]) -> bool:
+    """Whether the NLU found a crisis (or could not screen the message: then it counts as one)."""
+    from bot.nlu.crisis import CHECK_KEY, CRISIS_KEY
+
+    if parse is None:
+        return True
+    return bool((parse.get(CRISIS_KEY) or {}).get("tier") or parse.get(CHECK_KEY))
+
+
 async def must_answer(channel: "WebChatInput", conversation_id: str, text: str) -> bool:
     """Whether a message over the flood limit has to be answered anyway: a crisis.
 
@@ -151,12 +160,8 @@ async def must_answer(channel: "WebChatInput", conversation_id: str, text: str) 
     (and the classifier's second net), plus a "no" to the suicide reply's "Are you safe
     right now?". When the message cannot be screened it is answered.
     """
-    from bot.nlu.crisis import CHECK_KEY, CRISIS_KEY
-
     parse: Optional[Dict[str, Any]] = await channel.parse(text)
-    if parse is None:
-        return True
-    if (parse.get(CRISIS_KEY) or {}).get("tier") or parse.get(CHECK_KEY):
+    if is_crisis(parse):
         return True
     intent = (parse.get("intent") or {}).get("name")
     try:

@@ -6,8 +6,14 @@ empty list after a traceback in the log, a missing ``sender`` puts the message i
 conversation named "default" shared by every such caller, and a message of any length
 goes through the NLU pipeline. This channel answers those with a 4xx and a JSON
 ``{"error": ...}``, applies the web chat's limits (2,000 characters, control characters
-and lone surrogates dropped, small metadata only) and otherwise behaves like Rasa's
-(same URL, same reply format, ``?stream=true``). Registered in credentials.yml.
+and lone surrogates dropped, small metadata only, the flood limit per ``sender``) and
+otherwise behaves like Rasa's (same URL, same reply format, ``?stream=true``).
+Registered in credentials.yml.
+
+Over the flood limit (bot/channels/guard.py, the web chat's settings) a message gets a
+429 with the reason and a ``Retry-After``, unless it has to be answered: a crisis found by
+the model's NLU (crisis rules included), a message that could not be screened, or a "no"
+(which may answer the crisis reply's "Are you safe right now?").
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ from sanic.response import HTTPResponse, ResponseStream
 
 from bot.channels import guard
 from bot.channels.webchat import MAX_MESSAGE_CHARS
+from bot.handoff.live import NOT_SAFE
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +69,24 @@ def read_message(body: bytes) -> Dict[str, Any]:
     return {"sender": sender, "message": text, "metadata": guard.clean_metadata(data.get("metadata"))}
 
 
+async def must_answer(agent, text: str) -> bool:
+    """Whether a message over the flood limit is answered anyway (see the module's text)."""
+    parse = None
+    if agent is not None and agent.is_ready():
+        try:
+            parse = await agent.parse_message(text)
+        except Exception:
+            logger.exception("could not screen a REST message over the flood limit")
+    if guard.is_crisis(parse):
+        return True
+    return (parse.get("intent") or {}).get("name") == "deny" or bool(NOT_SAFE.match(text))
+
+
 class CheckedRestInput(RestInput):
+    def __init__(self) -> None:
+        super().__init__()
+        self.flood = guard.FloodLimit.from_env()
+
     @classmethod
     def name(cls) -> Text:
         return "rest"
@@ -80,6 +104,11 @@ class CheckedRestInput(RestInput):
                 message = read_message(request.body)
             except BadInput as bad:
                 return response.json({"error": str(bad)}, status=bad.status)
+            if not self.flood.allow(message["sender"]) and not await must_answer(
+                    getattr(request.app.ctx, "agent", None), message["message"]):
+                retry = max(1, round(self.flood.seconds / self.flood.messages))
+                return response.json({"error": guard.FLOOD_REPLY, "reason": "flood"}, status=429,
+                                     headers={"Retry-After": str(retry)})
             if bool_arg(request, "stream", default=False):
                 return response.stream(
                     self.stream_response(on_new_message, message["message"], message["sender"], self.name(),

@@ -1,6 +1,7 @@
 """End to end: the servers under hostile or careless input.
 
-- the flood limit on the web chat (a burst, a reconnect, a crisis over the limit);
+- the flood limit on the web chat (a burst, a reconnect, a crisis over the limit) and on
+  the REST webhook;
 - fuzzing: every Socket.IO event of the web chat, the REST webhook and every console
   route get empty, huge, binary, malformed, wrongly typed and odd Unicode input; each
   gets a clear error (HTTP: 4xx with JSON; Socket.IO: ``session_error`` or nothing) and
@@ -173,6 +174,28 @@ def test_a_flood_gets_one_notice_a_reconnect_keeps_the_limit_and_a_crisis_still_
     again.close()
     seen = visitor_texts(visitor(v.session_id).confirm)
     assert "i want to kill myself" in seen and "is klonopin addictive" not in seen and len(seen) == 9
+
+
+def test_a_rest_flood_gets_429_with_the_lines_and_a_crisis_still_gets_through(servers):
+    url = f"{servers['url']}/webhooks/rest/webhook"
+    sender = f"rest-flood-{time.monotonic()}"
+
+    def post(text: str):
+        return http(url, "POST", json.dumps({"sender": sender, "message": text}).encode(),
+                    {"Content-Type": "application/json"})
+
+    answered = [post(f"what is klonopin ({i})")[0] for i in range(8)]
+    assert answered == [200] * 8
+    status, refusal = post("is klonopin addictive")
+    assert status == 429 and refusal["reason"] == "flood", refusal
+    assert "If this is an emergency call 911; for suicidal thoughts call or text 988" in refusal["error"]
+    # over the limit, a crisis is still answered, with its lines
+    status, replies = post("i want to kill myself")
+    assert status == 200 and any((r.get("custom") or {}).get("escalation", {}).get("tier") == "suicide"
+                                 for r in replies), replies
+    assert "988" in json.dumps(replies)
+    # another conversation is not limited by this one
+    assert texts(rest(servers, f"rest-other-{time.monotonic()}", "is klonopin addictive"))
 
 
 def test_a_message_over_2000_characters_gets_a_session_error_and_is_not_processed(visitor):
