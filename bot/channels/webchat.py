@@ -39,7 +39,7 @@ from bot.channels.model_reload import watch_model_file
 from bot.channels.session_ids import SessionSigner
 from bot.handoff.hours import StaffHours
 from bot.handoff.live import CANCEL_PAYLOAD, LiveHub
-from bot.handoff.outbox import HandoffOutbox
+from bot.handoff.outbox import HandoffOutbox, spool_from_env
 from bot.handoff.store import HandoffConflict, HandoffStore, Status
 from bot.retention import default_tracker_url, erase_conversation, open_engine
 from bot.tracker_store import innermost_store, persistence_problem
@@ -215,7 +215,7 @@ class WebChatInput(InputChannel):
         self.hub = LiveHub(self.store, self.sio)
         self.hours = StaffHours.parse(self.settings.staff_hours, self.settings.timezone)
         # crisis handoffs that arrive while the database is down, written when it is back
-        self.outbox = HandoffOutbox(partial(self.hub.db, self.store.request_handoff))
+        self.outbox = HandoffOutbox(partial(self.hub.db, self.store.request_handoff), spool=spool_from_env())
         self.outbox.on_written = lambda request: self.hub.queue_changed()
         self.signer = SessionSigner(self.settings.secret_key)
         self.flood = guard.FloodLimit.from_env()  # HELPLINE_FLOOD_MESSAGES per HELPLINE_FLOOD_SECONDS
@@ -267,6 +267,8 @@ class WebChatInput(InputChannel):
             problem = persistence_problem(getattr(app.ctx, "agent", None))
             if problem:
                 logger.error("Helpline Assistant is degraded: %s", problem)
+            # crisis handoff requests a stopped server kept during a database outage
+            self.outbox.recover()
 
         @sio.on("connect")
         async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:

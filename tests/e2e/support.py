@@ -46,6 +46,7 @@ def base_env(tmp: Path) -> dict:
     env.update({
         "HELPLINE_TRACKER_URL": f"sqlite:///{tmp / 'tracker.db'}",
         "HELPLINE_DATABASE_URL": f"sqlite:///{tmp / 'helpline.db'}",
+        "HELPLINE_OUTBOX_DIR": str(tmp / "outbox"),
         # a closed helpline, so the callback path is exercised
         "HELPLINE_STAFF_HOURS": "mon 00:00-00:01",
         "HELPLINE_PHONE": "1-800-555-0100",

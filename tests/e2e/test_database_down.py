@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sys
 import threading
@@ -128,7 +129,8 @@ def _stack(tmp_path_factory, database: str):
                     env, tmp / "run.log")
     try:
         wait_for(f"http://127.0.0.1:{port}/", process)
-        yield {"url": f"http://127.0.0.1:{port}", "proxy": proxy, "process": process, "db": database}
+        yield {"url": f"http://127.0.0.1:{port}", "proxy": proxy, "process": process, "db": database,
+               "env": env, "tmp": tmp}
     finally:
         stop_process(process)
         proxy.close()
@@ -193,6 +195,41 @@ def test_database_down_and_back(stack):
         proxy.restore()
         visitor.close()
     assert stack["process"].poll() is None
+
+
+def test_a_crisis_handoff_kept_during_an_outage_survives_a_crash_of_the_server(stack):
+    """The kept request is on disk (HELPLINE_OUTBOX_DIR): a server started after the crash
+    writes it once the database is back."""
+    url, proxy, outbox = stack["url"], stack["proxy"], stack["tmp"] / "outbox"
+    visitor = Visitor(url)
+    restarted = None
+    try:
+        conversation_id = stack_conversation_id(visitor)
+        proxy.cut()
+        visitor.say("my brother took too many klonopin and he is not breathing")
+        replies = visitor.replies_until_quiet()
+        [escalation] = [r["custom"]["escalation"] for r in replies if "escalation" in (r.get("custom") or {})]
+        assert "911" in texts(replies)
+        [kept] = outbox.glob("*.json")
+        os.kill(int(kept.stem.rpartition(".")[2]), signal.SIGKILL)  # the Rasa server that keeps it crashes
+        stop_process(stack["process"])  # and bot.run with its action server stops
+        proxy.restore()
+
+        port = free_port()
+        restarted = start([sys.executable, "-m", "bot.run", "--port", str(port), "--actions-port", str(free_port())],
+                          stack["env"], stack["tmp"] / "restarted.log")
+        wait_for(f"http://127.0.0.1:{port}/", restarted)
+        deadline = time.monotonic() + 30
+        while not handoffs(stack["db"], conversation_id) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert handoffs(stack["db"], conversation_id) == [("crisis", escalation["tier"])]
+        assert list(outbox.glob("*.json")) == []
+        assert "1 handoff request(s) kept by a server that stopped" in (stack["tmp"] / "restarted.log").read_text()
+    finally:
+        proxy.restore()
+        visitor.close()
+        if restarted is not None:
+            stop_process(restarted)
 
 
 def stack_conversation_id(visitor: Visitor) -> str:
