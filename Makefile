@@ -46,14 +46,14 @@ test-conversations: train ## conversation tests: every topic, every tier, repeat
 	@$(PY) -m bot.conversation_tests
 
 test: train ## everything: content checks, validation, conversation tests, unit, end-to-end and browser tests, NLU gate
-	@scripts/ensure-chromium
+	@scripts/ensure-test-tools
 	@$(PY) -m bot.validate
 	@$(PY) -m bot.conversation_tests
 	$(PY) -m pytest tests -q -rs
 	@$(PY) -m bot.nlu_report --gate
 
 test-browser: train ## the browser tests only (widget, console, rasa-webchat); screenshots in test-artifacts/
-	@scripts/ensure-chromium
+	@scripts/ensure-test-tools
 	$(PY) -m pytest tests/e2e/test_browser.py -q -rs
 
 content-check: nlp ## check examples, answers, safe messaging and crisis rules: file:line and what to do

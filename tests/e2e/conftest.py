@@ -40,7 +40,7 @@ def chromium_path() -> str:
     for candidate in (os.environ.get("HELPLINE_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"):
         if candidate and Path(candidate).exists():
             return candidate
-    unavailable("Debian's chromium is not installed (scripts/ensure-chromium installs it as root)")
+    unavailable("Debian's chromium is not installed (scripts/ensure-test-tools installs it as root)")
 
 
 # One browser per test module, not per session: while it is open, Playwright's sync API keeps

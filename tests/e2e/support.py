@@ -75,11 +75,11 @@ def stop_process(process: subprocess.Popen) -> None:
 class Visitor:
     """A chat visitor over Socket.IO (long polling: engineio's websocket client needs a newer aiohttp)."""
 
-    def __init__(self, url: str, session_id: Optional[str] = None) -> None:
+    def __init__(self, url: str, session_id: Optional[str] = None, **client_options: Any) -> None:
         import socketio
 
         self.events: "queue.Queue[tuple]" = queue.Queue()
-        self.client = socketio.Client()
+        self.client = socketio.Client(**client_options)
         for event in ("session_confirm", "bot_uttered", "handoff_status", "typing", "session_error", "chat_deleted"):
             self.client.on(event, lambda data, event=event: self.events.put((event, data)))
         self.client.connect(url, socketio_path="/socket.io", transports=["polling"])
@@ -130,10 +130,10 @@ class Visitor:
 class Staff:
     """A staff member using the console's JSON API with a cookie jar."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *handlers: urllib.request.BaseHandler) -> None:
         self.url = url
         self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), *handlers)
         self.csrf: Optional[str] = None
 
     def call(self, method: str, path: str, body: Any = None, csrf: bool = True, raw: Optional[bytes] = None):
