@@ -22,6 +22,14 @@ class FlakyDatabase:
         self.rows.append(request)
 
 
+async def drained(outbox: HandoffOutbox, seconds: float = 2.0) -> None:
+    """Until every kept request is written, or ``seconds`` pass."""
+    for _ in range(int(seconds / 0.02)):
+        if not len(outbox):
+            return
+        await asyncio.sleep(0.02)
+
+
 def run(scenario):
     return run_async(scenario())
 
@@ -55,10 +63,7 @@ def test_requests_made_during_an_outage_are_written_in_order_when_it_ends():
         await asyncio.sleep(0.2)
         kept_while_down = len(outbox)
         database.up = True
-        for _ in range(100):
-            if not len(outbox):
-                break
-            await asyncio.sleep(0.02)
+        await drained(outbox)
         return kept_while_down, len(outbox)
 
     kept_while_down, left = run(scenario)
@@ -79,10 +84,7 @@ def test_a_kept_request_is_a_file_until_it_is_written(tmp_path):
         assert kept.name.endswith(f".{os.getpid()}.json")
         assert json.loads(kept.read_text()) == {"conversation_id": "a", "reason": "crisis", "tier": "suicide"}
         database.up = True
-        for _ in range(100):
-            if not len(outbox):
-                break
-            await asyncio.sleep(0.02)
+        await drained(outbox)
         return len(outbox)
 
     assert run(scenario) == 0
@@ -112,10 +114,7 @@ def test_a_new_server_writes_what_a_stopped_one_kept_and_leaves_a_running_ones(t
         async def scenario():
             outbox = HandoffOutbox(database.write, retry_seconds=0.05, spool=spool)
             taken = outbox.recover()
-            for _ in range(100):
-                if not len(outbox):
-                    break
-                await asyncio.sleep(0.02)
+            await drained(outbox)
             return taken
 
         assert run(scenario) == 1
@@ -137,10 +136,7 @@ def test_without_a_spool_directory_it_keeps_requests_in_memory(tmp_path):
         outbox = HandoffOutbox(database.write, retry_seconds=0.05, spool=blocked / "outbox")  # cannot be made
         assert await outbox.request_handoff(conversation_id="a", reason="crisis", tier="suicide") is False
         database.up = True
-        for _ in range(100):
-            if not len(outbox):
-                break
-            await asyncio.sleep(0.02)
+        await drained(outbox)
         return len(outbox)
 
     assert run(scenario) == 0 and database.rows[0]["conversation_id"] == "a"

@@ -148,33 +148,6 @@ def test_the_channel_erases_the_conversation_and_tells_the_console(urls, store):
     assert conversation_rows(store, "mine") == {"transcript": 0, "handoffs": 0, "callbacks": 0, "audit": 0}
 
 
-def test_a_deletion_waits_for_the_message_being_answered(urls, store):
-    """Rasa saves a tracker it holds in full when its rows are gone: deleting in the middle
-    of an answer would bring the conversation back."""
-    tracker_url, _ = urls
-    order = []
-    channel, sql = channel_for(urls, store)
-    channel.agent.processor.handle_message = answering_slowly(sql, order)
-
-    async def scenario():
-        answering = asyncio.create_task(channel.handle("racing", "how long is detox", {}, not_through_rasa))
-        await asyncio.sleep(0.1)
-        deleting = asyncio.create_task(channel.delete_conversation("racing"))
-        await asyncio.sleep(0.1)
-        order.append("delete started")
-        await asyncio.gather(answering, deleting)
-        order.append("deleted")
-
-    try:
-        run(scenario())
-    finally:
-        sql.engine.dispose()
-    assert order == ["answering", "delete started", "saved", "deleted"]
-    assert tracker_rows(tracker_url, "racing") == []
-    assert store.transcript("racing") == []
-    assert channel.hub.queue_changed.calls == []  # no handoff: nothing for the console
-
-
 def two_servers(urls, store, process_on_b):
     """Two servers' channels sharing what several servers share: the lock store and the
     record of deleted conversations (both in Redis in production)."""
@@ -185,16 +158,24 @@ def two_servers(urls, store, process_on_b):
     return a, b, (sql_a, sql_b)
 
 
-def test_a_deletion_on_one_server_waits_for_the_message_another_is_answering(urls, store):
+@pytest.mark.parametrize("servers", [1, 2])
+def test_a_deletion_waits_for_the_message_being_answered(urls, store, servers):
+    """Rasa saves a tracker it holds in full when its rows are gone: deleting in the middle
+    of an answer would bring the conversation back. The same when the chat is open on two
+    servers, answered on one and deleted on the other."""
     tracker_url, _ = urls
     order = []
     sql = SQLTrackerStore(Domain.empty(), host=tracker_url)
-    a, b, stores = two_servers(urls, store, answering_slowly(sql, order))
+    if servers == 1:
+        deleting_on, stores = channel_for(urls, store, answering_slowly(sql, order))
+        answering_on, stores = deleting_on, [stores]
+    else:
+        deleting_on, answering_on, stores = two_servers(urls, store, answering_slowly(sql, order))
 
     async def scenario():
-        answering = asyncio.create_task(b.handle("two-tabs", "how long is detox", {}, not_through_rasa))
+        answering = asyncio.create_task(answering_on.handle("racing", "how long is detox", {}, not_through_rasa))
         await asyncio.sleep(0.1)
-        deleting = asyncio.create_task(a.delete_conversation("two-tabs"))
+        deleting = asyncio.create_task(deleting_on.delete_conversation("racing"))
         await asyncio.sleep(0.1)
         order.append("delete started")
         await asyncio.gather(answering, deleting)
@@ -206,8 +187,9 @@ def test_a_deletion_on_one_server_waits_for_the_message_another_is_answering(url
         for engine in (sql.engine, *(s.engine for s in stores)):
             engine.dispose()
     assert order == ["answering", "delete started", "saved", "deleted"]
-    assert tracker_rows(tracker_url, "two-tabs") == []
-    assert store.transcript("two-tabs") == []
+    assert tracker_rows(tracker_url, "racing") == []
+    assert store.transcript("racing") == []
+    assert deleting_on.hub.queue_changed.calls == []  # no handoff: nothing for the console
 
 
 def test_a_message_on_one_server_waiting_for_a_deletion_on_another_is_not_answered(urls, store, monkeypatch):
