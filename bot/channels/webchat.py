@@ -121,6 +121,17 @@ async def _raise(error: Exception, *_args: Any) -> None:
     raise error
 
 
+async def _release(lock: Any, conversation_id: str, *exc_info: Any) -> bool:
+    """Release a lock-store lock; a failure (Redis gone meanwhile) is logged, not raised: the
+    message was answered or the chat deleted, and the lock expires by itself."""
+    try:
+        await lock.__aexit__(*exc_info)
+    except Exception:
+        logger.exception("could not release the lock of %s in the lock store; it expires by itself",
+                         conversation_id)
+    return False
+
+
 class ErasedConversations:
     """Conversations visitors deleted: an old session id of one starts a new conversation.
 
@@ -268,7 +279,7 @@ class WebChatInput(InputChannel):
             if problem:
                 logger.error("Helpline Assistant is degraded: %s", problem)
             # crisis handoff requests a stopped server kept during a database outage
-            self.outbox.recover()
+            self.outbox.start()
 
         @sio.on("connect")
         async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
@@ -370,10 +381,13 @@ class WebChatInput(InputChannel):
                     process = None
                     if agent is not None and agent.is_ready():
                         try:
-                            await held.enter_async_context(agent.lock_store.lock(conversation_id))
+                            lock = agent.lock_store.lock(conversation_id)
+                            await lock.__aenter__()
+                            held.push_async_exit(partial(_release, lock, conversation_id))
                             process = agent.processor.handle_message
-                        except Exception as error:
-                            logger.exception("could not take the lock of %s in the lock store", conversation_id)
+                        except Exception as error:  # the traceback is logged where it is raised again
+                            logger.error("could not take the lock of %s in the lock store (%s)", conversation_id,
+                                         error.__class__.__name__)
                             process = partial(_raise, error)
                     yield process
         finally:
@@ -521,6 +535,7 @@ class WebChatInput(InputChannel):
                     if isinstance(getattr(memory, "store", None), dict):
                         memory.store.pop(conversation_id, None)
             await self._erased.add(conversation_id)  # before the next message can take the lock
+            self.outbox.forget(conversation_id)  # a crisis handoff kept during an outage
         # every connection of the conversation, on every server (through Redis when there are
         # several), is told and leaves its room, so its next message is refused (no_session)
         await self.sio.emit("chat_deleted", {}, room=conversation_id)

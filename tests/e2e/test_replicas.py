@@ -279,7 +279,7 @@ def trusting(certificate: str):
     return session
 
 
-def test_through_the_example_proxy_visitors_and_staff_talk_and_the_rest_stays_internal(replicas, proxy):
+def test_through_the_example_proxy_visitors_and_staff_talk_and_the_rest_stays_internal(replicas, proxy, monkeypatch):
     url = proxy["url"]
     # a visitor over long-polling and a staff member's console, both through nginx
     visitor = Visitor(url, http_session=trusting(proxy["certificate"]))
@@ -295,13 +295,10 @@ def test_through_the_example_proxy_visitors_and_staff_talk_and_the_rest_stays_in
     modules = websocket_client()
     if modules is None:
         unavailable("node and npm are needed for the websocket clients (see bot/sio_driver.py)")
-    os.environ["NODE_EXTRA_CA_CERTS"] = proxy["certificate"]
-    try:
-        result = run_async(run_driver(modules, {"url": url, "ours": True, "conversations": 3, "seconds": 2, "pace": 0,
-                                                "length": 3, "messages": ["is klonopin addictive", "how long is rehab"]},
-                                      time_limit=120))
-    finally:
-        del os.environ["NODE_EXTRA_CA_CERTS"]
+    monkeypatch.setenv("NODE_EXTRA_CA_CERTS", proxy["certificate"])
+    result = run_async(run_driver(modules, {"url": url, "ours": True, "conversations": 3, "seconds": 2, "pace": 0,
+                                            "length": 3, "messages": ["is klonopin addictive", "how long is rehab"]},
+                                  time_limit=120))
     assert result["latencies_ms"] and result["lost"] == 0 and result["errors"] == 0, result
     # the widget and the console's page are served; Rasa's REST webhook and HTTP API are not
     assert get(f"{url}/widget/widget.js", proxy["context"])[0] == 200

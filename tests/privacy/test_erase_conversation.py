@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from contextlib import asynccontextmanager
 import time
 from datetime import datetime, timezone
 from types import SimpleNamespace
@@ -174,7 +175,8 @@ def test_a_deletion_waits_for_the_message_being_answered(urls, store, servers):
 
     async def scenario():
         answering = asyncio.create_task(answering_on.handle("racing", "how long is detox", {}, not_through_rasa))
-        await asyncio.sleep(0.1)
+        while "answering" not in order:
+            await asyncio.sleep(0.01)
         deleting = asyncio.create_task(deleting_on.delete_conversation("racing"))
         await asyncio.sleep(0.1)
         order.append("delete started")
@@ -236,13 +238,41 @@ def test_when_the_lock_store_fails_the_message_is_answered_without_the_dialogue(
 
     channel, sql = channel_for(urls, store, lock_store=BrokenLockStore())
     channel.answer_in_outage = Recorder()
+    through_rasa = Recorder()
     try:
-        run(channel.handle("no-redis", "is klonopin addictive", {}, not_through_rasa))
+        run(channel.handle("no-redis", "is klonopin addictive", {}, through_rasa))
         run(channel.delete_conversation("no-redis"))  # a deletion goes ahead
     finally:
         sql.engine.dispose()
+    assert through_rasa.calls == []
     assert channel.answer_in_outage.calls == [("no-redis", "is klonopin addictive", None)]
     assert store.transcript("no-redis") == []
+
+
+def test_a_lock_that_cannot_be_released_fails_neither_the_answer_nor_the_deletion(urls, store):
+    """Redis goes away while the lock is held: the lock expires by itself; the visitor is
+    answered and told the chat is deleted."""
+    class ReleaseFails(InMemoryLockStore):
+        @asynccontextmanager
+        async def lock(self, *args, **kwargs):
+            yield None
+            raise LockError("Redis went away")
+
+    answered = []
+
+    async def process(message):
+        answered.append(message.text)
+
+    channel, sql = channel_for(urls, store, process, lock_store=ReleaseFails())
+    channel.sio.emit = Recorder()
+    try:
+        run(channel.handle("lock-lost", "is klonopin addictive", {}, not_through_rasa))
+        counts = run(channel.delete_conversation("lock-lost"))
+    finally:
+        sql.engine.dispose()
+    assert answered == ["is klonopin addictive"]
+    assert counts["transcript_messages"] == 1
+    assert ("chat_deleted", {}) in channel.sio.emit.calls
 
 
 def test_a_tracker_kept_in_memory_is_forgotten_too(urls, store):
