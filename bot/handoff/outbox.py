@@ -6,30 +6,39 @@ outage: the request is kept and written as soon as the database answers again (e
 says how many wait.
 
 Each kept request is also a file in the spool directory (``HELPLINE_OUTBOX_DIR``, default
-``var/outbox``), written before the visitor's answer goes on and deleted once the request is
-in the database, so a restart or a crash during the outage loses nothing: at start the server
-takes over the files of servers that no longer run (``recover``) and writes them too. A
-file's name ends with the process id of the server that keeps it; servers sharing the
-directory leave each other's files alone while the other runs. Writing a request twice (a
-crash between the database write and the file's deletion) is harmless: a conversation's
-open handoff request takes the second one in.
+``var/outbox``), made as soon as the write fails (the crisis reply has gone out by then) and
+deleted once the request is in the database, so a restart or a crash during the outage loses
+nothing. The server keeps each of its files locked (``flock``) while it is waiting; the lock
+goes when the process does, however it ends. Every server looks for files nobody holds at
+start and every ``scan_seconds`` after (``recover``), takes them and writes them too, so
+servers may share the directory (on one machine: flock is not reliable across machines).
+A file that is not a request is renamed ``*.bad`` and logged. A visitor who deletes their
+chat takes its kept requests with it (``forget``).
+
+Writing a request twice is possible after a crash between the database write and the file's
+deletion; it is harmless while the conversation's handoff is open (the open request takes
+the second one in), and otherwise shows as a second request in the queue.
 """
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import logging
 import os
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from bot import PROJECT_ROOT
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SPOOL = PROJECT_ROOT / "var" / "outbox"
+REQUEST_KEYS = {"conversation_id", "reason", "tier", "triggers", "message_text", "live"}
+PARTIAL_SECONDS = 60.0  # a file still being written is younger
 
 
 def spool_from_env() -> Path:
@@ -37,24 +46,36 @@ def spool_from_env() -> Path:
     return PROJECT_ROOT / (os.environ.get("HELPLINE_OUTBOX_DIR") or DEFAULT_SPOOL)
 
 
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
+@dataclass
+class Kept:
+    request: Dict[str, Any]
+    path: Optional[Path] = None   # its file, None when kept in memory only
+    fd: Optional[int] = None      # the file, open and locked while the request waits
+
+    def done(self) -> None:
+        """The request is written (or dropped): delete its file, then let go of it."""
+        if self.path is not None:
+            try:
+                self.path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                logger.exception("could not delete the kept handoff request %s", self.path)
+        if self.fd is not None:
+            os.close(self.fd)  # unlocks it
+        self.path = self.fd = None
 
 
 class HandoffOutbox:
     def __init__(self, write: Callable[..., Awaitable[Any]], retry_seconds: float = 5.0,
-                 spool: Optional[Path] = None) -> None:
+                 spool: Optional[Path] = None, scan_seconds: float = 60.0) -> None:
         self._write = write                  # async: store.request_handoff run off the event loop
         self.retry_seconds = retry_seconds
+        self.scan_seconds = scan_seconds
         self.spool = spool                   # None: kept in memory only
-        self.pending: List[Tuple[Dict[str, Any], Optional[Path]]] = []
+        self.pending: List[Kept] = []
         self._task: Optional[asyncio.Task] = None
+        self._scanner: Optional[asyncio.Task] = None
         self.on_written: Optional[Callable[[Dict[str, Any]], Awaitable[Any]]] = None
 
     def __len__(self) -> int:
@@ -69,61 +90,92 @@ class HandoffOutbox:
             logger.error("could not write the %s handoff request of %s (%s); kept, retrying every %s s",
                          request.get("tier") or request.get("reason"), request.get("conversation_id"),
                          problem.__class__.__name__, self.retry_seconds)
-            path = await asyncio.to_thread(self._keep, request)
-            self._add(request, path)
+            self._add(await asyncio.to_thread(self._keep, request))
             return False
 
+    def forget(self, conversation_id: str) -> int:
+        """Drop the kept requests of a conversation (its visitor deleted it); how many."""
+        gone = [kept for kept in self.pending if kept.request.get("conversation_id") == conversation_id]
+        for kept in gone:
+            self.pending.remove(kept)
+            kept.done()
+        return len(gone)
+
+    def start(self) -> None:
+        """Take over what stopped servers left (on the event loop, at start), then look again
+        every ``scan_seconds``."""
+        self.recover()
+        if self.spool is not None and self.scan_seconds > 0 and self._scanner is None:
+            self._scanner = asyncio.get_running_loop().create_task(self._scan())
+
+    async def _scan(self) -> None:
+        while True:
+            await asyncio.sleep(self.scan_seconds)
+            try:
+                self.recover()
+            except Exception:
+                logger.exception("could not look for kept handoff requests in %s", self.spool)
+
     def recover(self) -> int:
-        """Take over the kept requests of servers that no longer run (call at start, on the
-        event loop); they are written like this server's own. How many were taken."""
+        """Take the kept requests no running server holds (call on the event loop); how many."""
         if self.spool is None or not self.spool.is_dir():
             return 0
         taken = 0
-        for path in sorted(self.spool.glob("*.json")):
-            name, _, pid = path.stem.rpartition(".")
-            if not pid.isdigit() or (int(pid) != os.getpid() and _running(int(pid))):
-                continue
-            mine = path.with_name(f"{name}.{os.getpid()}.json")
+        # a *.partial is a request its server had not finished writing: only an old one is left over
+        partials = [p for p in self.spool.glob("*.partial") if _age(p) > PARTIAL_SECONDS]
+        for path in sorted([*self.spool.glob("*.json"), *partials]):
             try:
-                os.rename(path, mine)  # atomic: of servers starting together, one takes it
-                request = json.loads(mine.read_text(encoding="utf-8"))
-            except FileNotFoundError:
+                fd = os.open(path, os.O_RDWR)
+            except OSError:  # gone meanwhile (written by its server), or unreadable
                 continue
-            except (OSError, ValueError):
-                logger.exception("could not read the kept handoff request %s; it is left as it is", path)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # a running server holds it (this one included)
+                os.close(fd)
                 continue
-            if not isinstance(request, dict):
-                logger.error("the kept handoff request %s is not a request; it is left as it is", mine)
+            if os.fstat(fd).st_nlink == 0:  # its server wrote and deleted it while this one opened it
+                os.close(fd)
                 continue
-            self._add(request, mine)
+            request = _read(fd)
+            if request is None:
+                logger.error("the kept handoff request %s is not a request; renamed to *.bad", path)
+                try:
+                    os.replace(path, path.with_suffix(".bad"))
+                except OSError:
+                    logger.exception("could not rename %s", path)
+                os.close(fd)
+                continue
+            self._add(Kept(request, path, fd))
             taken += 1
         if taken:
             logger.warning("%s handoff request(s) kept by a server that stopped during a database outage "
                            "will be written", taken)
         return taken
 
-    def _keep(self, request: Dict[str, Any]) -> Optional[Path]:
-        """The request as a file in the spool directory (None when there is none or it fails)."""
+    def _keep(self, request: Dict[str, Any]) -> Kept:
+        """The request as a file in the spool directory, locked (in memory only without one)."""
         if self.spool is None:
-            return None
-        path = self.spool / f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.{os.getpid()}.json"
+            return Kept(request)
+        path = self.spool / f"{time.time_ns()}-{uuid.uuid4().hex[:12]}.json"
         partial = path.with_suffix(".partial")
+        fd = None
         try:
             self.spool.mkdir(parents=True, exist_ok=True, mode=0o700)
-            with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w",
-                           encoding="utf-8") as handle:
-                json.dump(request, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
+            fd = os.open(partial, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(fd, json.dumps(request).encode())
+            os.fsync(fd)
             os.replace(partial, path)
-            return path
+            return Kept(request, path, fd)
         except OSError:
             logger.exception("could not keep the handoff request of %s on disk (%s): it is kept in memory only",
                              request.get("conversation_id"), self.spool)
-            return None
+            if fd is not None:
+                os.close(fd)
+            return Kept(request)
 
-    def _add(self, request: Dict[str, Any], path: Optional[Path]) -> None:
-        self.pending.append((request, path))
+    def _add(self, kept: Kept) -> None:
+        self.pending.append(kept)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._retry())
 
@@ -131,21 +183,50 @@ class HandoffOutbox:
         while self.pending:
             await asyncio.sleep(self.retry_seconds)
             while self.pending:
-                request, path = self.pending[0]
+                kept = self.pending[0]
                 try:
-                    await self._write(**request)
+                    await self._write(**kept.request)
+                except (TypeError, ValueError) as bad:  # not the database: this request can never be written
+                    logger.error("dropped a kept handoff request of %s that cannot be written (%s): %s",
+                                 kept.request.get("conversation_id"), bad, kept.request)
+                    if kept.path is not None:
+                        try:
+                            os.replace(kept.path, kept.path.with_suffix(".bad"))
+                        except OSError:
+                            pass
+                    self.pending.remove(kept)
+                    kept.done()
+                    continue
                 except Exception:
                     break  # still down: wait and try again
-                self.pending.pop(0)
-                if path is not None:
-                    try:
-                        path.unlink()
-                    except OSError:
-                        logger.exception("could not delete the written handoff request %s", path)
+                if kept in self.pending:  # a deletion may have dropped it meanwhile
+                    self.pending.remove(kept)
+                kept.done()
                 logger.warning("wrote the %s handoff request of %s kept during the outage",
-                               request.get("tier") or request.get("reason"), request.get("conversation_id"))
+                               kept.request.get("tier") or kept.request.get("reason"),
+                               kept.request.get("conversation_id"))
                 if self.on_written is not None:
                     try:
-                        await self.on_written(request)
+                        await self.on_written(kept.request)
                     except Exception:
                         logger.exception("could not announce a handoff request written late")
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _read(fd: int) -> Optional[Dict[str, Any]]:
+    """The request in a kept file, or None when it is not one."""
+    try:
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            handle.seek(0)
+            request = json.loads(handle.read())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(request, dict) or not request.get("conversation_id") or set(request) - REQUEST_KEYS:
+        return None
+    return request

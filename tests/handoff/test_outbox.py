@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
-import subprocess
-import sys
+import time
+from pathlib import Path
 
 from bot.handoff.outbox import HandoffOutbox
 from tests.conftest import run_async
@@ -19,6 +20,8 @@ class FlakyDatabase:
     async def write(self, **request) -> None:
         if not self.up:
             raise ConnectionError("database down")
+        if request.get("tier") not in (None, "emergency", "medical", "suicide", "withdrawal"):
+            raise ValueError(f"unknown tier {request['tier']!r}")  # as HandoffStore.request_handoff
         self.rows.append(request)
 
 
@@ -72,7 +75,19 @@ def test_requests_made_during_an_outage_are_written_in_order_when_it_ends():
     assert announced == ["a", "b"]
 
 
-def test_a_kept_request_is_a_file_until_it_is_written(tmp_path):
+def held_by_another(path) -> bool:
+    """Whether some open file (a server's) holds the file's lock."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def test_a_kept_request_is_a_locked_file_until_it_is_written(tmp_path):
     database = FlakyDatabase()
     database.up = False
     spool = tmp_path / "outbox"
@@ -81,8 +96,9 @@ def test_a_kept_request_is_a_file_until_it_is_written(tmp_path):
         outbox = HandoffOutbox(database.write, retry_seconds=0.05, spool=spool)
         assert await outbox.request_handoff(conversation_id="a", reason="crisis", tier="suicide") is False
         [kept] = spool.glob("*.json")
-        assert kept.name.endswith(f".{os.getpid()}.json")
         assert json.loads(kept.read_text()) == {"conversation_id": "a", "reason": "crisis", "tier": "suicide"}
+        assert held_by_another(kept) and oct(kept.stat().st_mode & 0o777) == "0o600"
+        assert outbox.recover() == 0  # its own file: not taken twice
         database.up = True
         await drained(outbox)
         return len(outbox)
@@ -92,38 +108,75 @@ def test_a_kept_request_is_a_file_until_it_is_written(tmp_path):
     assert list(spool.iterdir()) == []
 
 
-def dead_pid() -> int:
-    process = subprocess.Popen([sys.executable, "-c", "pass"])
-    process.wait()
-    return process.pid
+def request_file(spool, name: str, request) -> "Path":
+    path = spool / name
+    path.write_text(request if isinstance(request, str) else json.dumps(request))
+    return path
 
 
-def test_a_new_server_writes_what_a_stopped_one_kept_and_leaves_a_running_ones(tmp_path):
+def test_a_server_takes_what_no_running_server_holds(tmp_path):
     spool = tmp_path / "outbox"
     spool.mkdir()
-    (spool / f"1-aa.{dead_pid()}.json").write_text(json.dumps({"conversation_id": "gone", "reason": "crisis",
-                                                                 "tier": "emergency"}))
-    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    request_file(spool, "1-aa.json", {"conversation_id": "gone", "reason": "crisis", "tier": "emergency"})
+    theirs = request_file(spool, "2-bb.json", {"conversation_id": "running", "reason": "crisis", "tier": "medical"})
+    held = os.open(theirs, os.O_RDONLY)  # a running server's file
+    fcntl.flock(held, fcntl.LOCK_EX)
+    request_file(spool, "3-cc.json", "not json")
+    request_file(spool, "4-dd.json", {"conversation_id": "x", "reason": "crisis", "unknown": 1})
+    request_file(spool, "5-ee.partial", "{")  # being written right now: left alone
+    old = request_file(spool, "6-ff.partial", {"conversation_id": "cut", "reason": "crisis", "tier": "suicide"})
+    os.utime(old, (time.time() - 3600, time.time() - 3600))  # its writer stopped after fsync, before the rename
+    database = FlakyDatabase()
     try:
-        theirs = spool / f"2-bb.{running.pid}.json"
-        theirs.write_text(json.dumps({"conversation_id": "running", "reason": "crisis", "tier": "medical"}))
-        (spool / "3-cc.12.partial").write_text("{")  # a write cut short: never a request
-        (spool / f"4-dd.{dead_pid()}.json").write_text("not json")
-        database = FlakyDatabase()
-
         async def scenario():
             outbox = HandoffOutbox(database.write, retry_seconds=0.05, spool=spool)
             taken = outbox.recover()
             await drained(outbox)
             return taken
 
-        assert run(scenario) == 1
-        assert database.rows == [{"conversation_id": "gone", "reason": "crisis", "tier": "emergency"}]
-        assert sorted(p.name for p in spool.iterdir()) == sorted([theirs.name, "3-cc.12.partial",
-                                                                  next(spool.glob("4-dd.*")).name])
+        assert run(scenario) == 2
     finally:
-        running.kill()
-        running.wait()
+        os.close(held)
+    assert [row["conversation_id"] for row in database.rows] == ["gone", "cut"]
+    assert sorted(p.name for p in spool.iterdir()) == ["2-bb.json", "3-cc.bad", "4-dd.bad", "5-ee.partial"]
+
+
+def test_a_server_looks_again_while_it_runs(tmp_path):
+    spool = tmp_path / "outbox"
+    spool.mkdir()
+    database = FlakyDatabase()
+
+    async def scenario():
+        outbox = HandoffOutbox(database.write, retry_seconds=0.05, spool=spool, scan_seconds=0.05)
+        outbox.start()
+        request_file(spool, "1-aa.json", {"conversation_id": "later", "reason": "crisis", "tier": "suicide"})
+        for _ in range(100):
+            if database.rows:
+                break
+            await asyncio.sleep(0.02)
+
+    run(scenario)
+    assert [row["conversation_id"] for row in database.rows] == ["later"]
+
+
+def test_a_deleted_chat_takes_its_kept_requests_and_a_bad_one_blocks_nothing(tmp_path):
+    database = FlakyDatabase()
+    database.up = False
+    spool = tmp_path / "outbox"
+
+    async def scenario():
+        outbox = HandoffOutbox(database.write, retry_seconds=0.05, spool=spool)
+        await outbox.request_handoff(conversation_id="bad", reason="crisis", tier="no such tier")
+        await outbox.request_handoff(conversation_id="deleted", reason="crisis", tier="suicide")
+        await outbox.request_handoff(conversation_id="kept", reason="crisis", tier="emergency")
+        assert outbox.forget("deleted") == 1 and len(list(spool.glob("*.json"))) == 2
+        database.up = True
+        await drained(outbox)
+        return len(outbox)
+
+    assert run(scenario) == 0
+    assert [row["conversation_id"] for row in database.rows] == ["kept"]
+    assert [p.suffix for p in spool.iterdir()] == [".bad"]
 
 
 def test_without_a_spool_directory_it_keeps_requests_in_memory(tmp_path):
