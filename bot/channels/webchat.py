@@ -281,6 +281,10 @@ class WebChatInput(InputChannel):
             # crisis handoff requests a stopped server kept during a database outage
             self.outbox.start()
 
+        @blueprint.listener("before_server_stop")
+        async def stop_outbox(app: Sanic, _loop) -> None:
+            await self.outbox.stop()  # what still waits stays on disk for the other servers
+
         @sio.on("connect")
         async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
             return True

@@ -108,6 +108,26 @@ class HandoffOutbox:
         if self.spool is not None and self.scan_seconds > 0 and self._scanner is None:
             self._scanner = asyncio.get_running_loop().create_task(self._scan())
 
+    async def stop(self) -> None:
+        """At shutdown: stop retrying and looking, and let go of the kept files (they stay
+        on disk, so another server, or this one when it starts again, writes them)."""
+        for task in (self._task, self._scanner):
+            if task is not None and not task.done():
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+        self._task = self._scanner = None
+        if self.pending:
+            logger.warning("%s crisis handoff request(s) still wait for the database; left in %s for the next "
+                           "server", len(self.pending), self.spool)
+        for kept in self.pending:
+            if kept.fd is not None:
+                os.close(kept.fd)
+                kept.fd = None
+        self.pending = []
+
     async def _scan(self) -> None:
         while True:
             await asyncio.sleep(self.scan_seconds)

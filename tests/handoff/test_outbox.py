@@ -193,3 +193,26 @@ def test_without_a_spool_directory_it_keeps_requests_in_memory(tmp_path):
         return len(outbox)
 
     assert run(scenario) == 0 and database.rows[0]["conversation_id"] == "a"
+
+
+def test_a_server_that_stops_leaves_its_kept_requests_to_the_others(tmp_path):
+    database = FlakyDatabase()
+    database.up = False
+    spool = tmp_path / "outbox"
+
+    async def scenario():
+        stopping = HandoffOutbox(database.write, retry_seconds=0.05, spool=spool)
+        stopping.start()
+        await stopping.request_handoff(conversation_id="a", reason="crisis", tier="suicide")
+        other = HandoffOutbox(database.write, retry_seconds=0.05, spool=spool)
+        assert other.recover() == 0  # held while its server runs
+        await stopping.stop()
+        [kept] = spool.glob("*.json")
+        assert not held_by_another(kept) and len(stopping) == 0
+        assert other.recover() == 1
+        database.up = True
+        await drained(other)
+
+    run(scenario)
+    assert [row["conversation_id"] for row in database.rows] == ["a"]
+    assert list(spool.iterdir()) == []
