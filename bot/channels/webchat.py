@@ -226,7 +226,8 @@ class WebChatInput(InputChannel):
         self.hub = LiveHub(self.store, self.sio)
         self.hours = StaffHours.parse(self.settings.staff_hours, self.settings.timezone)
         # crisis handoffs that arrive while the database is down, written when it is back
-        self.outbox = HandoffOutbox(partial(self.hub.db, self.store.request_handoff), spool=spool_from_env())
+        self.outbox = HandoffOutbox(partial(self.hub.db, self.store.request_handoff), spool=spool_from_env(),
+                                    erased=lambda conversation_id: self._erased.anywhere(conversation_id))
         self.outbox.on_written = lambda request: self.hub.queue_changed()
         self.signer = SessionSigner(self.settings.secret_key)
         self.flood = guard.FloodLimit.from_env()  # HELPLINE_FLOOD_MESSAGES per HELPLINE_FLOOD_SECONDS
@@ -532,6 +533,7 @@ class WebChatInput(InputChannel):
         connections leave it; an old session id starts a new conversation."""
         hub = self.hub
         async with self._conversation(conversation_id):
+            await self.outbox.forget(conversation_id)  # crisis handoffs kept during an outage, first
             request = await hub.db(self.store.open_handoff, conversation_id)
             counts = await hub.db(erase_conversation, conversation_id, self._tracker_sql(), self.store.engine)
             for store in self._tracker_stores():  # trackers kept in memory, if any
@@ -539,7 +541,6 @@ class WebChatInput(InputChannel):
                     if isinstance(getattr(memory, "store", None), dict):
                         memory.store.pop(conversation_id, None)
             await self._erased.add(conversation_id)  # before the next message can take the lock
-            self.outbox.forget(conversation_id)  # a crisis handoff kept during an outage
         # every connection of the conversation, on every server (through Redis when there are
         # several), is told and leaves its room, so its next message is refused (no_session)
         await self.sio.emit("chat_deleted", {}, room=conversation_id)

@@ -12,8 +12,9 @@ nothing. The server keeps each of its files locked (``flock``) while it is waiti
 goes when the process does, however it ends. Every server looks for files nobody holds at
 start and every ``scan_seconds`` after (``recover``), takes them and writes them too, so
 servers may share the directory (on one machine: flock is not reliable across machines).
-A file that is not a request is renamed ``*.bad`` and logged. A visitor who deletes their
-chat takes its kept requests with it (``forget``).
+A server that stops lets go of its files. A file that is not a request is renamed ``*.bad``
+and logged. A visitor who deletes their chat takes its kept requests with it (``forget``),
+and a kept request of a chat deleted on any server is dropped before it is written.
 
 Writing a request twice is possible after a crash between the database write and the file's
 deletion; it is harmless while the conversation's handoff is open (the open request takes
@@ -68,12 +69,16 @@ class Kept:
 
 class HandoffOutbox:
     def __init__(self, write: Callable[..., Awaitable[Any]], retry_seconds: float = 5.0,
-                 spool: Optional[Path] = None, scan_seconds: float = 60.0) -> None:
+                 spool: Optional[Path] = None, scan_seconds: float = 60.0,
+                 erased: Optional[Callable[[str], Awaitable[bool]]] = None) -> None:
         self._write = write                  # async: store.request_handoff run off the event loop
         self.retry_seconds = retry_seconds
         self.scan_seconds = scan_seconds
         self.spool = spool                   # None: kept in memory only
+        self._erased = erased                # async: whether a visitor deleted the conversation (any server)
         self.pending: List[Kept] = []
+        self._writing: Optional[Kept] = None  # the request being written now
+        self._stopped = False
         self._task: Optional[asyncio.Task] = None
         self._scanner: Optional[asyncio.Task] = None
         self.on_written: Optional[Callable[[Dict[str, Any]], Awaitable[Any]]] = None
@@ -93,39 +98,56 @@ class HandoffOutbox:
             self._add(await asyncio.to_thread(self._keep, request))
             return False
 
-    def forget(self, conversation_id: str) -> int:
-        """Drop the kept requests of a conversation (its visitor deleted it); how many."""
+    async def forget(self, conversation_id: str) -> int:
+        """Drop the kept requests of a conversation (its visitor deletes it); how many. Call it
+        before erasing the conversation: a write of one of them already under way is waited for,
+        so the erasure removes what it wrote."""
+        while self._writing is not None and self._writing.request.get("conversation_id") == conversation_id:
+            await asyncio.sleep(0.05)
         gone = [kept for kept in self.pending if kept.request.get("conversation_id") == conversation_id]
         for kept in gone:
-            self.pending.remove(kept)
-            kept.done()
+            self._drop(kept)
         return len(gone)
 
     def start(self) -> None:
         """Take over what stopped servers left (on the event loop, at start), then look again
         every ``scan_seconds``."""
-        self.recover()
+        try:
+            self.recover()
+        except Exception:
+            logger.exception("could not look for kept handoff requests in %s", self.spool)
         if self.spool is not None and self.scan_seconds > 0 and self._scanner is None:
             self._scanner = asyncio.get_running_loop().create_task(self._scan())
 
-    async def stop(self) -> None:
-        """At shutdown: stop retrying and looking, and let go of the kept files (they stay
-        on disk, so another server, or this one when it starts again, writes them)."""
+    async def stop(self, wait_seconds: float = 10.0) -> None:
+        """At shutdown: stop looking and retrying (a write under way may finish), and let go of
+        the kept files: they stay on disk, so another server, or this one when it starts again,
+        writes them. A request kept in memory only is logged, as it cannot be handed on."""
+        self._stopped = True
+        if self._scanner is not None:
+            self._scanner.cancel()
+        if self._task is not None and not self._task.done():
+            if self._writing is not None:  # cancelling would not stop the database thread: wait
+                await asyncio.wait({self._task}, timeout=wait_seconds)
+            self._task.cancel()
         for task in (self._task, self._scanner):
-            if task is not None and not task.done():
-                task.cancel()
+            if task is not None:
                 try:
                     await task
-                except asyncio.CancelledError:
+                except (asyncio.CancelledError, Exception):
                     pass
         self._task = self._scanner = None
-        if self.pending:
-            logger.warning("%s crisis handoff request(s) still wait for the database; left in %s for the next "
-                           "server", len(self.pending), self.spool)
         for kept in self.pending:
             if kept.fd is not None:
                 os.close(kept.fd)
                 kept.fd = None
+            if kept.path is None:
+                logger.critical("a crisis handoff request kept in memory only is lost at shutdown: conversation %s, "
+                                "tier %s, triggers %s", kept.request.get("conversation_id"), kept.request.get("tier"),
+                                kept.request.get("triggers"))
+        if self.pending:
+            logger.warning("%s crisis handoff request(s) still wait for the database; left in %s for the next "
+                           "server", len([k for k in self.pending if k.path is not None]), self.spool)
         self.pending = []
 
     async def _scan(self) -> None:
@@ -138,39 +160,47 @@ class HandoffOutbox:
 
     def recover(self) -> int:
         """Take the kept requests no running server holds (call on the event loop); how many."""
-        if self.spool is None or not self.spool.is_dir():
+        if self._stopped or self.spool is None or not self.spool.is_dir():
             return 0
         taken = 0
         # a *.partial is a request its server had not finished writing: only an old one is left over
         partials = [p for p in self.spool.glob("*.partial") if _age(p) > PARTIAL_SECONDS]
         for path in sorted([*self.spool.glob("*.json"), *partials]):
-            try:
-                fd = os.open(path, os.O_RDWR)
-            except OSError:  # gone meanwhile (written by its server), or unreadable
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:  # a running server holds it (this one included)
-                os.close(fd)
-                continue
-            if os.fstat(fd).st_nlink == 0:  # its server wrote and deleted it while this one opened it
-                os.close(fd)
-                continue
-            request = _read(fd)
-            if request is None:
-                logger.error("the kept handoff request %s is not a request; renamed to *.bad", path)
-                try:
-                    os.replace(path, path.with_suffix(".bad"))
-                except OSError:
-                    logger.exception("could not rename %s", path)
-                os.close(fd)
-                continue
-            self._add(Kept(request, path, fd))
-            taken += 1
+            kept = self._take(path)
+            if kept is not None:
+                self._add(kept)
+                taken += 1
         if taken:
             logger.warning("%s handoff request(s) kept by a server that stopped during a database outage "
                            "will be written", taken)
         return taken
+
+    def _take(self, path: Path) -> Optional[Kept]:
+        """The request in a file nobody holds, now held by this server; else None."""
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:  # written and deleted by its server meanwhile
+            return None
+        except OSError:
+            logger.exception("could not open the kept handoff request %s", path)
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_nlink == 0:  # its server wrote and deleted it while this one opened it
+                raise FileNotFoundError(path)
+        except OSError:  # a running server holds it (this one included), or it is gone
+            os.close(fd)
+            return None
+        request = _read(fd)
+        if request is None:
+            logger.error("the kept handoff request %s is not a request; renamed to *.bad", path)
+            try:
+                os.replace(path, path.with_suffix(".bad"))
+            except OSError:
+                logger.exception("could not rename %s", path)
+            os.close(fd)
+            return None
+        return Kept(request, path, fd)
 
     def _keep(self, request: Dict[str, Any]) -> Kept:
         """The request as a file in the spool directory, locked (in memory only without one)."""
@@ -180,56 +210,76 @@ class HandoffOutbox:
         partial = path.with_suffix(".partial")
         fd = None
         try:
+            data = json.dumps(request).encode()
             self.spool.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(partial, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX)
-            os.write(fd, json.dumps(request).encode())
+            os.write(fd, data)
             os.fsync(fd)
             os.replace(partial, path)
             return Kept(request, path, fd)
-        except OSError:
+        except Exception:
             logger.exception("could not keep the handoff request of %s on disk (%s): it is kept in memory only",
                              request.get("conversation_id"), self.spool)
             if fd is not None:
+                try:
+                    partial.unlink()  # else a later look would take it and write it twice
+                except OSError:
+                    pass
                 os.close(fd)
             return Kept(request)
 
     def _add(self, kept: Kept) -> None:
         self.pending.append(kept)
-        if self._task is None or self._task.done():
+        if not self._stopped and (self._task is None or self._task.done()):
             self._task = asyncio.get_running_loop().create_task(self._retry())
 
     async def _retry(self) -> None:
-        while self.pending:
+        while self.pending and not self._stopped:
             await asyncio.sleep(self.retry_seconds)
-            while self.pending:
-                kept = self.pending[0]
+            # each one in turn, oldest first; one that fails does not hold back the others
+            for kept in list(self.pending):
+                if self._stopped:
+                    return
+                if kept in self.pending:
+                    await self._try(kept)
+
+    async def _try(self, kept: Kept) -> None:
+        conversation_id = kept.request.get("conversation_id")
+        if self._erased is not None and await self._erased(conversation_id):
+            logger.warning("dropped a kept handoff request of %s: its visitor deleted the chat", conversation_id)
+            self._drop(kept)
+            return
+        self._writing = kept
+        try:
+            await self._write(**kept.request)
+        except (TypeError, ValueError) as bad:  # not the database: this request can never be written
+            logger.error("dropped a kept handoff request of %s that cannot be written (%s): %s",
+                         conversation_id, bad, kept.request)
+            if kept.path is not None:
                 try:
-                    await self._write(**kept.request)
-                except (TypeError, ValueError) as bad:  # not the database: this request can never be written
-                    logger.error("dropped a kept handoff request of %s that cannot be written (%s): %s",
-                                 kept.request.get("conversation_id"), bad, kept.request)
-                    if kept.path is not None:
-                        try:
-                            os.replace(kept.path, kept.path.with_suffix(".bad"))
-                        except OSError:
-                            pass
-                    self.pending.remove(kept)
-                    kept.done()
-                    continue
-                except Exception:
-                    break  # still down: wait and try again
-                if kept in self.pending:  # a deletion may have dropped it meanwhile
-                    self.pending.remove(kept)
-                kept.done()
-                logger.warning("wrote the %s handoff request of %s kept during the outage",
-                               kept.request.get("tier") or kept.request.get("reason"),
-                               kept.request.get("conversation_id"))
-                if self.on_written is not None:
-                    try:
-                        await self.on_written(kept.request)
-                    except Exception:
-                        logger.exception("could not announce a handoff request written late")
+                    os.replace(kept.path, kept.path.with_suffix(".bad"))
+                except OSError:
+                    pass
+            self._drop(kept)
+            return
+        except Exception:
+            return  # still down: next round
+        finally:
+            self._writing = None
+        self._drop(kept)
+        logger.warning("wrote the %s handoff request of %s kept during the outage",
+                       kept.request.get("tier") or kept.request.get("reason"), conversation_id)
+        if self.on_written is not None:
+            try:
+                await self.on_written(kept.request)
+            except Exception:
+                logger.exception("could not announce a handoff request written late")
+
+    def _drop(self, kept: Kept) -> None:
+        if kept in self.pending:
+            self.pending.remove(kept)
+        kept.done()
 
 
 def _age(path: Path) -> float:
@@ -245,7 +295,7 @@ def _read(fd: int) -> Optional[Dict[str, Any]]:
         with os.fdopen(os.dup(fd), "rb") as handle:
             handle.seek(0)
             request = json.loads(handle.read())
-    except (OSError, ValueError):
+    except Exception:  # unreadable, not JSON, nested too deep
         return None
     if not isinstance(request, dict) or not request.get("conversation_id") or set(request) - REQUEST_KEYS:
         return None

@@ -169,7 +169,7 @@ def test_a_deleted_chat_takes_its_kept_requests_and_a_bad_one_blocks_nothing(tmp
         await outbox.request_handoff(conversation_id="bad", reason="crisis", tier="no such tier")
         await outbox.request_handoff(conversation_id="deleted", reason="crisis", tier="suicide")
         await outbox.request_handoff(conversation_id="kept", reason="crisis", tier="emergency")
-        assert outbox.forget("deleted") == 1 and len(list(spool.glob("*.json"))) == 2
+        assert await outbox.forget("deleted") == 1 and len(list(spool.glob("*.json"))) == 2
         database.up = True
         await drained(outbox)
         return len(outbox)
@@ -216,3 +216,110 @@ def test_a_server_that_stops_leaves_its_kept_requests_to_the_others(tmp_path):
     run(scenario)
     assert [row["conversation_id"] for row in database.rows] == ["a"]
     assert list(spool.iterdir()) == []
+
+
+class SlowDatabase(FlakyDatabase):
+    """Each write takes a while (a database thread mid-write); some conversations never write."""
+
+    def __init__(self, seconds: float = 0.3, stuck=()) -> None:
+        super().__init__()
+        self.seconds, self.stuck, self.writing = seconds, set(stuck), False
+
+    async def write(self, **request) -> None:
+        if request["conversation_id"] in self.stuck:
+            raise ConnectionError("this one keeps failing")
+        self.writing = True
+        await asyncio.sleep(self.seconds)
+        self.writing = False
+        await super().write(**request)
+
+
+def kept_during_outage(database, spool, *conversation_ids, **options):
+    """An outbox with a request of each conversation kept while the database is down."""
+    async def keep():
+        outbox = HandoffOutbox(database.write, retry_seconds=0.05, spool=spool, **options)
+        database.up = False
+        for conversation_id in conversation_ids:
+            await outbox.request_handoff(conversation_id=conversation_id, reason="crisis", tier="suicide")
+        database.up = True
+        return outbox
+    return keep
+
+
+def test_forgetting_waits_for_a_write_under_way_so_the_erasure_comes_after_it(tmp_path):
+    database = SlowDatabase()
+
+    async def scenario():
+        outbox = await kept_during_outage(database, tmp_path, "deleted")()
+        while not database.writing:
+            await asyncio.sleep(0.01)
+        assert await outbox.forget("deleted") == 0  # it was being written: waited for, then gone
+        return database.writing, len(outbox)
+
+    assert run(scenario) == (False, 0)
+    assert [row["conversation_id"] for row in database.rows] == ["deleted"]
+
+
+def test_a_request_of_a_chat_deleted_on_any_server_is_dropped_and_a_failing_one_holds_back_nothing(tmp_path):
+    database = SlowDatabase(seconds=0, stuck={"stuck"})
+
+    async def erased(conversation_id):
+        return conversation_id == "deleted elsewhere"
+
+    async def scenario():
+        outbox = await kept_during_outage(database, tmp_path, "stuck", "deleted elsewhere", "fine", erased=erased)()
+        for _ in range(100):
+            if len(outbox) == 1:
+                break
+            await asyncio.sleep(0.02)
+        return [kept.request["conversation_id"] for kept in outbox.pending]
+
+    assert run(scenario) == ["stuck"]
+    assert [row["conversation_id"] for row in database.rows] == ["fine"]
+    assert len(list(tmp_path.glob("*.json"))) == 1
+
+
+def test_stopping_waits_for_a_write_under_way_instead_of_leaving_it_to_be_written_twice(tmp_path):
+    database = SlowDatabase()
+
+    async def scenario():
+        outbox = await kept_during_outage(database, tmp_path, "a")()
+        while not database.writing:
+            await asyncio.sleep(0.01)
+        await outbox.stop()
+        return HandoffOutbox(database.write, spool=tmp_path).recover()
+
+    assert run(scenario) == 0
+    assert [row["conversation_id"] for row in database.rows] == ["a"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_request_that_cannot_be_put_on_disk_leaves_no_half_file(tmp_path, monkeypatch, caplog):
+    from bot.handoff import outbox as module
+
+    def fsync(fd):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(module.os, "fsync", fsync)
+    database = FlakyDatabase()
+
+    async def scenario():
+        outbox = await kept_during_outage(database, tmp_path, "a")()
+        assert [kept.path for kept in outbox.pending] == [None]  # in memory only
+        await drained(outbox)
+        await outbox.stop()
+
+    run(scenario)
+    assert [row["conversation_id"] for row in database.rows] == ["a"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_nested_too_deep_is_set_aside(tmp_path):
+    request_file(tmp_path, "1-aa.json", "[" * 100_000 + "]" * 100_000)
+    request_file(tmp_path, "2-bb.json", {"conversation_id": "after", "reason": "crisis", "tier": "suicide"})
+
+    async def scenario():
+        return HandoffOutbox(FlakyDatabase().write, spool=tmp_path).recover()
+
+    assert run(scenario) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1-aa.bad", "2-bb.json"]
