@@ -144,6 +144,18 @@ def _number(env: Mapping[str, str], name: str, default, kind):
     return value
 
 
+async def parse(agent: Any, text: str) -> Optional[Dict[str, Any]]:
+    """The loaded model's NLU of a message (crisis rules included), without touching any
+    conversation; None when there is no ready model or it fails."""
+    if agent is None or not agent.is_ready():
+        return None
+    try:
+        return await agent.parse_message(text)
+    except Exception:
+        logger.exception("could not parse a message outside the dialogue")
+        return None
+
+
 def is_crisis(parse: Optional[Dict[str, Any]]) -> bool:
     """Whether the NLU found a crisis (or could not screen the message: then it counts as one)."""
     from bot.nlu.crisis import CHECK_KEY, CRISIS_KEY

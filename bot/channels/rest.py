@@ -30,7 +30,7 @@ from sanic.response import HTTPResponse, ResponseStream
 
 from bot.channels import guard
 from bot.channels.webchat import MAX_MESSAGE_CHARS
-from bot.handoff.live import NOT_SAFE
+from bot.handoff.live import says_no
 
 logger = logging.getLogger(__name__)
 
@@ -71,15 +71,8 @@ def read_message(body: bytes) -> Dict[str, Any]:
 
 async def must_answer(agent, text: str) -> bool:
     """Whether a message over the flood limit is answered anyway (see the module's text)."""
-    parse = None
-    if agent is not None and agent.is_ready():
-        try:
-            parse = await agent.parse_message(text)
-        except Exception:
-            logger.exception("could not screen a REST message over the flood limit")
-    if guard.is_crisis(parse):
-        return True
-    return (parse.get("intent") or {}).get("name") == "deny" or bool(NOT_SAFE.match(text))
+    parse = await guard.parse(agent, text)
+    return guard.is_crisis(parse) or says_no((parse.get("intent") or {}).get("name"), text)
 
 
 class CheckedRestInput(RestInput):

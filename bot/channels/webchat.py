@@ -251,14 +251,7 @@ class WebChatInput(InputChannel):
 
     async def parse(self, text: str) -> Optional[Dict[str, Any]]:
         """NLU only (crisis rules included), without touching the conversation's dialogue."""
-        agent = self.agent
-        if agent is None or not agent.is_ready():
-            return None
-        try:
-            return await agent.parse_message(text)
-        except Exception:
-            logger.exception("could not parse a message during handoff")
-            return None
+        return await guard.parse(self.agent, text)
 
     # -- the Socket.IO events ------------------------------------------------------
 

@@ -30,6 +30,11 @@ CANCEL_PAYLOAD = "/cancel_handoff"
 NOT_SAFE = re.compile(r"^\s*(no+|nope|nah|not really|i'?m not|im not|not safe|no i'?m not)\b", re.I)
 
 
+def says_no(intent: Optional[str], text: str) -> bool:
+    """Whether a message may be a "no" (to the suicide reply's "Are you safe right now?")."""
+    return intent == "deny" or bool(NOT_SAFE.match(text or ""))
+
+
 def message_json(message: TranscriptMessage) -> Dict[str, Any]:
     data = dict(message.data or {})
     return {
@@ -207,7 +212,7 @@ class LiveHub:
                                               recorded: bool = True) -> bool:
         """A "no" to the suicide reply's "Are you safe right now?" (``recorded``: the message
         is already the last one in the transcript)."""
-        if intent != "deny" and not NOT_SAFE.match(text or ""):
+        if not says_no(intent, text):
             return False
         transcript = await self.db(self.store.transcript, conversation_id)
         for message in reversed(transcript[:-1] if recorded else transcript):

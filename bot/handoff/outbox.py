@@ -62,9 +62,14 @@ class Kept:
                 pass
             except OSError:
                 logger.exception("could not delete the kept handoff request %s", self.path)
+        self.release()
+        self.path = None
+
+    def release(self) -> None:
+        """Let go of the file (it stays on disk for another server to take)."""
         if self.fd is not None:
             os.close(self.fd)  # unlocks it
-        self.path = self.fd = None
+            self.fd = None
 
 
 class HandoffOutbox:
@@ -138,9 +143,7 @@ class HandoffOutbox:
                     pass
         self._task = self._scanner = None
         for kept in self.pending:
-            if kept.fd is not None:
-                os.close(kept.fd)
-                kept.fd = None
+            kept.release()
             if kept.path is None:
                 logger.critical("a crisis handoff request kept in memory only is lost at shutdown: conversation %s, "
                                 "tier %s, triggers %s", kept.request.get("conversation_id"), kept.request.get("tier"),
