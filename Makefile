@@ -12,17 +12,18 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install nlp train run test test-browser test-unit test-conversations validate content-check nlu-report unanswered retention migrate audit crisis-report eval latency bench load lock clean
+.PHONY: help install nlp crisis-model train run test test-browser test-unit test-conversations validate content-check nlu-report unanswered retention migrate audit crisis-report eval latency bench load lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.lock scripts/find-python310
+$(STAMP): requirements.lock requirements-embed.lock scripts/find-python310
 	@echo "==> Creating the virtual environment with Python 3.10"
 	@PY310="$$(scripts/find-python310)" && "$$PY310" -m venv $(VENV)
 	@echo "==> Installing pinned dependencies (first time: several minutes)"
 	$(VENV)/bin/pip install --quiet --progress-bar on --upgrade "pip<24.1"
 	$(VENV)/bin/pip install --progress-bar on -r requirements.lock
+	$(VENV)/bin/pip install --progress-bar on --no-deps --require-hashes -r requirements-embed.lock
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv with Python 3.10 and install requirements.lock
@@ -30,7 +31,10 @@ install: $(STAMP) ## create .venv with Python 3.10 and install requirements.lock
 nlp: install ## build the project's spaCy pipeline (only when the lexicon or code changed)
 	@$(PY) -m bot.nlp build $(SPACY_DIR)
 
-train: content-check ## train the Rasa model (only when data, domain or config changed; content errors stop it)
+crisis-model: nlp ## train the crisis screen's semantic classifier on the corpus's train split (only when it changed)
+	@$(PY) -m bot.crisis.semantic build
+
+train: content-check crisis-model ## train the Rasa model (only when data, domain or config changed; content errors stop it)
 	@$(PY) -m bot.train
 
 run: train ## install, build, train as needed, then start Rasa (5005) and the action server (5055)
@@ -39,7 +43,7 @@ run: train ## install, build, train as needed, then start Rasa (5005) and the ac
 validate: install ## check domain, NLU data, rules and stories (fails on warnings)
 	@$(PY) -m bot.validate
 
-test-unit: nlp ## unit tests: crisis rules, actions, handoff store, components
+test-unit: crisis-model ## unit tests: crisis rules, actions, handoff store, components
 	$(PY) -m pytest tests -m "not e2e" -q
 
 test-conversations: train ## conversation tests: every topic, every tier, repeated questions, crisis in forms
@@ -82,8 +86,8 @@ audit: ## known vulnerabilities in requirements.lock (pip-audit; fails when a pa
 		build/audit/bin/pip install --quiet "pip-audit==$(PIP_AUDIT_VERSION)"; }
 	$(PIP_AUDIT) -r requirements.lock --no-deps --disable-pip --strict --progress-spinner off --desc on $(AUDIT_IGNORE)
 
-crisis-report: nlp ## crisis detector recall and false-alarm rate on the labelled set
-	@$(PY) -m bot.crisis tests/crisis/labelled.yml
+crisis-report: crisis-model ## crisis screen on the FROZEN test split (per tier, language, kind) and the rules' labelled set
+	@$(PY) -m bot.crisis.report
 
 eval: train ## measure the assistant on real-world messages and held-out FAQ phrasings (never trained on)
 	@$(PY) -m bot.evaluate

@@ -8,6 +8,8 @@ extend them (its header explains them). In short, each rule names a tier
   medical ones inside a *general question* ("is slow breathing a sign of overdose?");
 * weak matches escalate unless the message is a general question: a question with
   no word about a particular person ("my", "he", "son") and no urgent word;
+* an information frame ("just to be prepared", "for a class", "will the police arrest") cancels
+  the rules it names, as history phrases do, unless a word says it is happening now;
 * ``needs: <context>`` rules count only with that context (a hallucination *after
   stopping* clonazepam); idioms cancel the matches they overlap (a strong match
   only when the idiom covers it whole); history phrases ("died of an overdose in
@@ -19,6 +21,7 @@ lower-cased words instead (for tense: "overdosed" but not "overdose").
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
@@ -55,6 +58,10 @@ class CrisisResult:
     question: bool = False             # the message reads as a question about a topic
     suppressed: List[str] = field(default_factory=list)  # matches a general question or information frame cancelled
     evidence: List[str] = field(default_factory=list)    # every crisis word seen, escalating or not
+    suppressed_tier: Optional[str] = None                 # the highest tier among the suppressed matches
+    strong: bool = False                                  # a strong rule escalated (plain, explicit wording)
+    idiom: bool = False                                   # an idiom was seen ("this job is killing me")
+    history: bool = False                                 # words about the past ("years ago") were seen
 
     @property
     def is_crisis(self) -> bool:
@@ -68,6 +75,10 @@ class CrisisResult:
             "question": self.question,
             "suppressed": self.suppressed,
             "evidence": self.evidence,
+            "suppressed_tier": self.suppressed_tier,
+            "strong": self.strong,
+            "idiom": self.idiom,
+            "history": self.history,
         }
 
 
@@ -84,8 +95,10 @@ APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u203
 
 
 def normalise(text: str) -> str:
-    """Lower case, and phone keyboards' curly apostrophes made straight ("won\u2019t" -> "won't")."""
-    return text.translate(APOSTROPHES).lower()
+    """Lower case, phone keyboards' curly apostrophes made straight ("won\u2019t" -> "won't"), and
+    accents dropped, as phones often drop them ("está" -> "esta", "niño" -> "nino")."""
+    text = unicodedata.normalize("NFKD", text.translate(APOSTROPHES).lower())
+    return "".join(c for c in text if not unicodedata.combining(c))
 
 
 def _contains(words: List[str], phrase: Tuple[str, ...]) -> bool:
@@ -110,7 +123,7 @@ class CrisisDetector:
             raise PatternError(f"{self.path}: 'contexts' must be a mapping of name to phrases")
         for name, body in contexts.items():
             self._add(f"context:{name}", body, where=f"contexts.{name}")
-        for section in ("questions", "history", "idioms"):
+        for section in ("questions", "history", "idioms", "frames"):
             if section in spec:
                 self._add(section, spec[section], where=section, allow=("starts", "marks", "cancels", "unless"))
         self._question_starts = self._words(spec, "questions", "starts")
@@ -120,6 +133,7 @@ class CrisisDetector:
         history = spec.get("history") or {}
         self._history_now = self._phrases(spec, "history", "unless")
         self._history_cancels = set(history.get("cancels") or [])
+        self._frame_cancels = set((spec.get("frames") or {}).get("cancels") or [])
 
         rules = spec.get("rules")
         if not isinstance(rules, list) or not rules:
@@ -145,9 +159,10 @@ class CrisisDetector:
                 raise PatternError(f"{self.path}: {where}: needs unknown context {needs!r}")
             self._rules[rule_id] = _Rule(rule_id, tier, strength, needs, bool(body.get("always")))
             self._add(rule_id, body, where=where)
-        unknown = self._history_cancels - set(self._rules)
-        if unknown:
-            raise PatternError(f"{self.path}: history.cancels names unknown rules {sorted(unknown)}")
+        for section, names in (("history", self._history_cancels), ("frames", self._frame_cancels)):
+            unknown = names - set(self._rules)
+            if unknown:
+                raise PatternError(f"{self.path}: {section}.cancels names unknown rules {sorted(unknown)}")
 
     # -- loading -----------------------------------------------------------------
     @staticmethod
@@ -211,7 +226,7 @@ class CrisisDetector:
             words[0] in self._question_starts or words[-1] == "?"
             or any(_contains(words, mark) for mark in self._question_marks)
         )
-        asks_information = history = False
+        asks_information = history = frame = False
         hits: List[Hit] = []
         for key, start, end in self._matches(doc):
             if key == "idioms":
@@ -220,6 +235,8 @@ class CrisisDetector:
                 question = asks_information = True
             elif key == "history":
                 history = True
+            elif key == "frames":
+                frame = True
             elif key.startswith("context:"):
                 contexts.add(key.split(":", 1)[1])
             else:
@@ -233,8 +250,13 @@ class CrisisDetector:
 
         seen = [h for h in hits if not in_idiom(h)]
         live = [h for h in seen if self._rules[h.rule].needs in (None, *contexts)]
-        if history and not any(_contains(words, now) for now in self._history_now):
-            live = [h for h in live if h.rule not in self._history_cancels]
+        # words about an event that is over, or asked to be ready / for a class / about a film:
+        # a question's line, not an escalation (unless a word says it is happening now)
+        cancels = (self._history_cancels if history else set()) | (self._frame_cancels if frame else set())
+        past: List[Hit] = []
+        if cancels and not any(_contains(words, now) for now in self._history_now):
+            past = [h for h in live if h.rule in cancels]
+            live = [h for h in live if h.rule not in cancels]
         urgent = any(_contains(words, phrase) for phrase in self._urgent)
         general_question = question and not urgent and not set(words) & self._personal
         escalating = [
@@ -242,12 +264,16 @@ class CrisisDetector:
             if (h.strength == "strong" and (h.tier == "suicide" or self._rules[h.rule].always or not general_question))
             or (h.strength == "weak" and not general_question and (urgent or not asks_information))
         ]
-        result = CrisisResult(question=question)
+        result = CrisisResult(question=question, idiom=bool(idioms), history=history)
         result.evidence = sorted({h.text for h in seen})
-        result.suppressed = sorted({h.text for h in live if h not in escalating})
+        suppressed = [h for h in live if h not in escalating] + past
+        result.suppressed = sorted({h.text for h in suppressed})
+        if suppressed:
+            result.suppressed_tier = min((h.tier for h in suppressed), key=TIERS.index)
         if escalating:
             result.tier = min((h.tier for h in escalating), key=TIERS.index)
             ordered = sorted(escalating, key=lambda h: (TIERS.index(h.tier), h.start))
             result.triggers = list(dict.fromkeys(h.text for h in ordered))
             result.rules = list(dict.fromkeys(h.rule for h in ordered))
+            result.strong = any(h.strength == "strong" for h in escalating)
         return result

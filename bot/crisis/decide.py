@@ -1,0 +1,303 @@
+"""One place decides about a crisis: whether a message is one, which tier, what to answer.
+
+Every path that reads a visitor's message asks this module: the NLU component (bot/nlu/crisis.py)
+for the dialogue, the web chat and REST channels for a message over the flood limit, live handoff
+for a message while staff have the chat, and the transcript check for a "no" to "Are you safe
+right now?". Nothing else reads or writes the ``crisis`` key of a message's parse data.
+
+The decision, in order:
+
+1. **Rules** (detector.py, data/crisis/patterns.yml): explicit wording (a strong rule) always
+   escalates. A weak rule's match ("mixing", "too many" with a word about taking) escalates too,
+   unless the classifier is nearly sure the message is no crisis (below ``VETO``): then it is
+   answered as a question asked for information, with its line.
+2. **The semantic classifier** (semantic.py): escalates when the probability that the message is
+   a crisis is at least ``ESCALATE`` (tier: its most likely one).
+3. **A check-in** between ``CHECK`` and ``ESCALATE``: the assistant asks directly whether the
+   visitor is thinking about suicide or whether someone is in danger now, with the lines. It is
+   queued for staff under tier ``check``, below every confirmed crisis. This holds for a question
+   too ("how long until 20 of them wear off, i took them at 9?"): a question can carry a crisis.
+4. **A question asked for information** (the rules saw crisis words inside a general question,
+   "what are the signs of an overdose", and the classifier is below ``CHECK``): the FAQ answer,
+   plus one line with 911 or 988.
+5. Otherwise no crisis.
+
+The thresholds were chosen on the dev split of the corpus (docs/crisis.md); the frozen test split
+gives the reported figures (`make crisis-report`). Every decision carries its reason.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from bot.crisis.detector import TIERS, CrisisDetector, normalise
+
+logger = logging.getLogger(__name__)
+
+PARSE_KEY = "crisis"          # the decision in a message's parse data; nothing else writes it
+ESCALATE = 0.70               # semantic classifier: escalate at or above (dev split)
+CHECK = 0.40                  # semantic classifier: check in at or above (dev split)
+VETO = 0.40                   # below this, a weak rule's match is read as a question, not a crisis (dev split)
+SPANISH = 0.50                # lingua's Spanish confidence from which a message is answered in Spanish
+MIN_WORDS = 3                 # a shorter message does not change the language of the replies
+
+ESCALATE_ACTION, CHECK_ACTION, INFO_ACTION, NONE_ACTION = "escalate", "check", "info", "none"
+CHECK_TIER = "check"          # the staff queue's tier for a check-in (below every crisis tier)
+INTENTS = {**{f"crisis_{tier}": tier for tier in TIERS}, "crisis_check": CHECK_TIER}
+INFO_INTENT = "crisis_info"
+
+# a young child, in English and Spanish (the classifier's "who" is the other half of this)
+_CHILD = re.compile(
+    r"\b(toddler|baby|infant|preschooler|little (one|boy|girl)|(my|our|the) (kid|child|\d\s?yo)\b"
+    r"|([1-6]|one|two|three|four|five|six)[- ]?(year|yr|y/?o)s?[- ]?old|bebe|nene|nena|beba|chiquit[oa]|"
+    r"ni[nñ][oa] de ([1-6]|dos|tres|cuatro|cinco|seis)|(hij[oa]|niñ[oa]|nin[oa]) (de|tiene) ([1-6]|dos|tres|cuatro|"
+    r"cinco|seis) a[nñ]os|([1-6]|dos|tres|cuatro|cinco|seis) (años|anos|añitos|anitos))\b")
+# answers to "Are you safe right now?" that mean no
+_NOT_SAFE = re.compile(r"^\s*(no+|nope|nah|not really|i'?m not|im not|not safe|no i'?m not|no estoy|no me siento)\b",
+                       re.I)
+
+
+@dataclass
+class Decision:
+    action: str = NONE_ACTION            # escalate | check | info | none
+    tier: Optional[str] = None           # escalate: emergency/suicide/medical; check: check; info: the topic's tier
+    source: Optional[str] = None         # rules | classifier
+    situation: str = "none"              # emergency: self | other | child
+    language: Optional[str] = None       # en | es: the language of the reply; None: too short to tell
+    triggers: List[str] = field(default_factory=list)
+    rules: List[str] = field(default_factory=list)
+    score: Optional[float] = None        # the classifier's probability of a crisis
+    likely_tier: Optional[str] = None    # the classifier's most likely crisis tier
+    nearest: List[Dict[str, Any]] = field(default_factory=list)
+    reason: str = ""
+
+    @property
+    def is_crisis(self) -> bool:
+        return self.action in (ESCALATE_ACTION, CHECK_ACTION)
+
+    @property
+    def intent(self) -> Optional[str]:
+        if self.action == ESCALATE_ACTION:
+            return f"crisis_{self.tier}"
+        if self.action == CHECK_ACTION:
+            return "crisis_check"
+        if self.action == INFO_ACTION:
+            return INFO_INTENT
+        return None
+
+    def as_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    def slots(self) -> Dict[str, str]:
+        """The values the crisis replies' variations are chosen by (domain/crisis.yml)."""
+        slots = {"crisis_situation": self.situation, "crisis_language": self.language,
+                 "crisis_line": "988" if (self.tier if self.tier in TIERS else self.likely_tier) == "suicide" else "911"}
+        return {name: value for name, value in slots.items() if value is not None}
+
+
+class CrisisScreen:
+    """The rules, the semantic classifier and the language of a message, loaded once."""
+
+    def __init__(self, detector: CrisisDetector, semantic=None, language=None,
+                 escalate: float = ESCALATE, check: float = CHECK, veto: float = VETO) -> None:
+        self.detector = detector
+        self.escalate, self.check, self.veto = escalate, check, veto
+        self.semantic = semantic      # None: rules only (the classifier could not be loaded)
+        self.language = language or spanish_confidence
+
+    def language_of(self, text: str) -> Optional[str]:
+        """es or en; None for a message of one or two words ("no", "ok", "si"): the conversation's
+        language stays as it was."""
+        if len(re.findall(r"[^\W\d_]{2,}", text)) < MIN_WORDS:
+            return None
+        return "es" if self.language(text) >= SPANISH else "en"
+
+    def screen(self, text: str) -> Decision:
+        text = text or ""
+        if not text.strip():
+            return Decision(reason="empty message")
+        folded = _fold_repeats(normalise(text))
+        rules = self.detector.detect(folded)
+        single = _fold_repeats(normalise(text), keep=1)  # "breathinggg" -> "breathing", where two letters were not enough
+        if single != folded and not rules.is_crisis:
+            rules = self.detector.detect(single)
+        decision = Decision(language=self.language_of(text))
+        score = None
+        if self.semantic is not None:
+            try:
+                score = self.semantic.score(text, _signals(rules))
+            except Exception:  # the rules still decide; a missed semantic score is logged loudly
+                logger.exception("the semantic crisis classifier failed on a message; rules only")
+        if score is not None:
+            decision.score, decision.likely_tier = round(score.crisis, 4), score.tier
+            decision.nearest = score.nearest
+        vetoed = rules.is_crisis and not rules.strong and score is not None and score.crisis < self.veto
+        if vetoed:
+            decision.action, decision.tier, decision.source = INFO_ACTION, rules.tier, "rules"
+            decision.triggers = rules.triggers
+            decision.reason = (f"weak rule {', '.join(rules.rules)} matched, but the classifier read no crisis "
+                               f"({score.crisis:.2f}): answered as a question, with its line")
+        elif rules.is_crisis:
+            decision.action, decision.tier, decision.source = ESCALATE_ACTION, rules.tier, "rules"
+            decision.triggers, decision.rules = rules.triggers, rules.rules
+            decision.reason = f"rule {', '.join(rules.rules)} matched: {', '.join(rules.triggers)}"
+        elif score is not None and score.crisis >= self.escalate:
+            decision.action, decision.tier, decision.source = ESCALATE_ACTION, score.tier, "classifier"
+            decision.triggers = [score.piece[:120]]
+            decision.reason = f"classifier: {score.crisis:.2f} that this is a crisis ({score.tier})" + _near(score)
+        elif score is not None and score.crisis >= self.check:
+            decision.action, decision.tier, decision.source = CHECK_ACTION, CHECK_TIER, "classifier"
+            decision.triggers = [score.piece[:120]]
+            decision.reason = (f"classifier unsure: {score.crisis:.2f} that this is a crisis "
+                               f"({score.tier}), so the assistant checks in") + _near(score)
+        elif rules.suppressed:
+            decision.action, decision.tier, decision.source = INFO_ACTION, rules.suppressed_tier, "rules"
+            decision.triggers = rules.suppressed
+            decision.reason = f"a question asked for information about {', '.join(rules.suppressed)}"
+        else:
+            decision.reason = "no crisis words" if score is None else f"classifier: {score.crisis:.2f}"
+        if decision.tier == "emergency":
+            child = _CHILD.search(folded) or (score is not None and score.who == "child")
+            decision.situation = "child" if child else (score.who if score is not None else "other")
+        return decision
+
+
+def _signals(result) -> List[float]:
+    from bot.crisis.semantic import signals
+
+    return signals(result)
+
+
+def _near(score) -> str:
+    return "; nearest examples: " + " | ".join(f"{n['text'][:60]} ({n['tier']})" for n in score.nearest)
+
+
+def _fold_repeats(text: str, keep: int = 2) -> str:
+    """"killlll" -> "kill", "plzzzzz" -> "plzz": three or more of a letter become two (or one)."""
+    return re.sub(r"(\w)\1{2,}", r"\1" * keep, text)
+
+
+@lru_cache(maxsize=1)
+def _lingua():
+    from lingua import Language, LanguageDetectorBuilder
+
+    return LanguageDetectorBuilder.from_languages(Language.ENGLISH, Language.SPANISH) \
+        .with_preloaded_language_models().build()
+
+
+def spanish_confidence(text: str) -> float:
+    """How likely the message is Spanish (lingua, English and Spanish only)."""
+    from lingua import Language
+
+    letters = re.sub(r"[^\w\s']", " ", text)
+    if not re.search(r"[^\W\d_]", letters):
+        return 0.0  # emoji or numbers only
+    return _lingua().compute_language_confidence(letters, Language.SPANISH)
+
+
+# -- one screen per process ------------------------------------------------------------------
+
+_SCREENS: Dict[tuple, CrisisScreen] = {}
+
+
+def load(patterns_path=None, semantic_path=None) -> CrisisScreen:
+    """The screen (rules, classifier, language), loaded at start-up, not on a message. It is
+    loaded again when its files change (a new model after `make train` brings a new classifier)."""
+    from bot.crisis.detector import PATTERNS_PATH
+    from bot.crisis.semantic import MODEL_PATH, SemanticClassifier, SemanticError, encoder
+    from bot.nlp import shared_pipeline
+
+    patterns, semantic_file = Path(patterns_path or PATTERNS_PATH), Path(semantic_path or MODEL_PATH)
+    key = tuple((str(p), p.stat().st_mtime_ns if p.exists() else None) for p in (patterns, semantic_file))
+    if key not in _SCREENS:
+        detector = CrisisDetector(shared_pipeline(), patterns_path=patterns)
+        try:
+            semantic = SemanticClassifier(semantic_file)
+            encoder()
+        except SemanticError as problem:
+            logger.critical("%s. Until then only the crisis rules screen messages.", problem)
+            semantic = None
+        _lingua()
+        _SCREENS.clear()
+        _SCREENS[key] = CrisisScreen(detector, semantic)
+    return _SCREENS[key]
+
+
+# -- what the channels ask of a parsed message --------------------------------------------
+
+def decision_of(parse: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The decision stored in a message's parse data, or None."""
+    return (parse or {}).get(PARSE_KEY) or None
+
+
+def is_crisis(parse: Optional[Mapping[str, Any]]) -> bool:
+    """Whether a parsed message is a crisis or a check-in (a message that could not be screened
+    counts as one: it is answered)."""
+    if parse is None:
+        return True
+    return (decision_of(parse) or {}).get("action") in (ESCALATE_ACTION, CHECK_ACTION)
+
+
+def tier_of(parse: Optional[Mapping[str, Any]]) -> Optional[str]:
+    """The tier of a crisis or check-in, else None."""
+    decision = decision_of(parse) or {}
+    return decision.get("tier") if decision.get("action") in (ESCALATE_ACTION, CHECK_ACTION) else None
+
+
+def says_no(parse_or_intent, text: str) -> bool:
+    """Whether a message may be a "no" (to the suicide reply's "Are you safe right now?")."""
+    intent = parse_or_intent if isinstance(parse_or_intent, str) or parse_or_intent is None else \
+        ((parse_or_intent.get("intent") or {}).get("name"))
+    return intent == "deny" or bool(_NOT_SAFE.match(text or ""))
+
+
+def escalation_tier(data: Optional[Mapping[str, Any]]) -> Optional[str]:
+    """The tier of a sent message's escalation payload ({"custom": {"escalation": ...}}), else None."""
+    return ((((data or {}).get("custom") or {}).get("escalation")) or {}).get("tier")
+
+
+def asked_if_safe(turns: Sequence[Tuple[str, Optional[str]]]) -> bool:
+    """Whether the bot's last crisis reply since the visitor last wrote was the suicide tier's
+    "Are you safe right now?". ``turns``: (role, escalation tier) of the conversation's messages,
+    oldest first, without the message being screened."""
+    for role, tier in reversed(turns):
+        if role == "visitor":
+            return False
+        if role == "bot" and tier:
+            return tier == "suicide"
+    return False
+
+
+def reply(responses: Mapping[str, Any], name: str, slots: Mapping[str, Any],
+          channel: Optional[str] = None) -> Optional[Dict[str, Any]]:
+    """The variation of a domain response that Rasa would send with these slots."""
+    from rasa.core.nlg.response import ResponseVariationFilter
+
+    suitable = ResponseVariationFilter(dict(responses)).responses_for_utter_action(name, channel, dict(slots))
+    return suitable[0] if suitable else None
+
+
+def reply_name(decision: Mapping[str, Any]) -> Optional[str]:
+    """The crisis response for a decision (None: no crisis)."""
+    if decision.get("action") == ESCALATE_ACTION:
+        return f"utter_crisis_{decision['tier']}"
+    if decision.get("action") == CHECK_ACTION:
+        return "utter_crisis_check_in"
+    return None
+
+
+def slots_of(decision: Mapping[str, Any]) -> Dict[str, str]:
+    return Decision(**{k: v for k, v in decision.items() if k in Decision.__dataclass_fields__}).slots()
+
+
+def staff_detail(decision: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
+    """What staff are shown of a decision (kept with the handoff request): why, and how sure."""
+    if not decision or decision.get("action") not in (ESCALATE_ACTION, CHECK_ACTION):
+        return None
+    return {key: decision.get(key) for key in ("action", "tier", "source", "reason", "score", "language",
+                                               "situation")} | {
+        "nearest": [n.get("text") for n in decision.get("nearest") or []]}

@@ -1,0 +1,238 @@
+"""The one place that decides about a crisis (bot/crisis/decide.py).
+
+The bands of the decision policy are tested with a stand-in classifier whose score is set by the
+test, so each test names the band it checks. The situation, language and reply tests use the real
+classifier built by `make crisis-model` (the train split; these messages are written for the tests).
+"""
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.crisis import decide
+from bot.crisis.detector import CrisisDetector
+from bot.crisis.semantic import CLASSES, Score
+from bot.nlp import shared_pipeline
+
+DOMAIN = Path(__file__).resolve().parents[2] / "domain"
+
+
+class FixedScore:
+    """A classifier that gives every message the same probabilities."""
+
+    def __init__(self, crisis: float, tier: str = "suicide", who: str = "other") -> None:
+        rest = {name: 0.0 for name in CLASSES}
+        rest["none"], rest[tier] = 1.0 - crisis, crisis
+        self.score_ = Score(rest, "piece", [{"text": "an example", "tier": tier, "similarity": 0.9}], who)
+
+    def score(self, text, signals):
+        return self.score_
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return CrisisDetector(shared_pipeline())
+
+
+@pytest.fixture(scope="module")
+def screen():
+    return decide.load()
+
+
+def fixed(detector, crisis, **kwargs):
+    return decide.CrisisScreen(detector, FixedScore(crisis, **kwargs), language=lambda text: 0.0)
+
+
+# -- the bands ---------------------------------------------------------------------------
+
+def test_explicit_wording_escalates_whatever_the_classifier_says(detector):
+    decision = fixed(detector, 0.0).screen("my husband is not breathing")
+    assert (decision.action, decision.tier, decision.source) == ("escalate", "emergency", "rules")
+    assert "not_breathing" in decision.rules and decision.reason.startswith("rule ")
+
+
+def test_a_confident_classifier_escalates_without_any_rule(detector):
+    decision = fixed(detector, 0.97, tier="suicide").screen("i gave my guitar to my cousin, wont need it where im going")
+    assert (decision.action, decision.tier, decision.source) == ("escalate", "suicide", "classifier")
+    assert "0.97" in decision.reason and "an example" in decision.reason  # the score and the nearest examples
+    assert decision.intent == "crisis_suicide"
+
+
+def test_the_middle_band_checks_in(detector):
+    decision = fixed(detector, 0.6, tier="suicide").screen("honestly whats even the point of anything")
+    assert (decision.action, decision.tier, decision.intent) == ("check", "check", "crisis_check")
+    assert decision.is_crisis and "checks in" in decision.reason
+
+
+def test_below_the_check_band_nothing(detector):
+    decision = fixed(detector, decide.CHECK - 0.01).screen("how long does the intake call take")
+    assert (decision.action, decision.tier, decision.intent) == ("none", None, None)
+    assert not decision.is_crisis
+
+
+def test_a_question_asked_for_information_gets_its_answer_and_a_line(detector):
+    decision = fixed(detector, 0.05).screen("what are the signs of an overdose")
+    assert (decision.action, decision.intent) == ("info", "crisis_info")
+    assert decision.slots()["crisis_line"] == "911"
+    suicide = fixed(detector, 0.05, tier="suicide").screen("what are the warning signs of suicide in teens")
+    assert suicide.action == "info" and suicide.slots()["crisis_line"] == "988"
+
+
+def test_a_weak_rule_the_classifier_rejects_becomes_a_question_with_its_line(detector):
+    # "mixing" is a weak emergency rule: without the classifier's agreement it is a question
+    decision = fixed(detector, 0.05).screen("mixing benzos and painkillers")
+    assert (decision.action, decision.tier) == ("info", "emergency") and "weak rule" in decision.reason
+    assert fixed(detector, 0.9).screen("mixing benzos and painkillers").action == "escalate"
+    # a strong rule is never vetoed
+    assert fixed(detector, 0.0).screen("i want to kill myself").action == "escalate"
+
+
+def test_without_a_classifier_the_rules_still_decide(detector):
+    rules_only = decide.CrisisScreen(detector, None, language=lambda text: 0.0)
+    assert rules_only.screen("she took all her pills and wont wake up").action == "escalate"
+    assert rules_only.screen("how long is rehab").action == "none"
+
+
+def test_a_failing_classifier_leaves_the_rules(detector):
+    class Broken:
+        def score(self, text, signals):
+            raise RuntimeError("boom")
+
+    screen = decide.CrisisScreen(detector, Broken(), language=lambda text: 0.0)
+    assert screen.screen("he is not breathing").tier == "emergency"
+
+
+# -- bad input ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["", "   ", "🙏🙏🙏😭", "HELLLLLLLLP", "ПОМОГИТЕ 救命 help", "1234 5678", "x" * 2000,
+                                  "\u200f\u200e", "?!?!?!"])
+def test_odd_messages_get_a_decision(screen, text):
+    decision = screen.screen(text)
+    assert decision.action in ("escalate", "check", "info", "none")
+
+
+def test_a_crisis_at_the_end_of_a_long_message_is_caught(screen):
+    filler = ("My insurance changed in January and I am trying to work out whether the new plan covers the "
+              "outpatient program my counselor suggested, and how many sessions a week it would pay for. ")
+    text = (filler * 30)[:1900] + " Honestly I took every pill I had an hour ago and I can't stay awake."
+    assert len(text) > 1900
+    decision = screen.screen(text)
+    assert decision.action == "escalate" and decision.tier == "emergency"
+
+
+def test_repeated_letters_and_capitals(screen):
+    assert screen.screen("HE IS NOT BREATHINGGGG").tier == "emergency"
+    assert screen.screen("i want to dieeeee").tier == "suicide"
+
+
+# -- the situation, the language ----------------------------------------------------------
+
+@pytest.mark.parametrize("text, situation", [
+    ("i took my whole bottle of klonopin like 20 min ago", "self"),
+    ("my brother swallowed all his klonopin and hes barely breathing", "other"),
+    ("my 2 year old got into my purse and ate some of my pills", "child"),
+    ("mi chamaquito de tres años se comio unas pastillas de mi mama", "child"),
+])
+def test_emergency_advice_fits_the_situation(screen, text, situation):
+    decision = screen.screen(text)
+    assert (decision.action, decision.tier, decision.situation) == ("escalate", "emergency", situation)
+
+
+@pytest.mark.parametrize("text, tier", [
+    ("mi esposo se tomo todo el frasco de clonazepam y no despierta", "emergency"),
+    ("ya no aguanto mas, me quiero morir", "suicide"),
+    ("mi mama dejo el rivotril de golpe y ahora ve gente que no esta en el cuarto", "medical"),
+])
+def test_spanish_in_every_tier_is_answered_in_spanish(screen, text, tier):
+    decision = screen.screen(text)
+    assert (decision.action, decision.tier, decision.language) == ("escalate", tier, "es")
+
+
+def test_spanglish_is_caught_whichever_language_it_is_answered_in(screen):
+    decision = screen.screen("my tia took like 15 pastillas y no responde")
+    assert (decision.action, decision.tier) == ("escalate", "emergency")
+
+
+def test_a_short_reply_keeps_the_conversations_language(screen):
+    assert screen.screen("no").language is None and "crisis_language" not in screen.screen("si").slots()
+    assert screen.screen("where can i find help for my son").language == "en"
+
+
+# -- the replies ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def responses():
+    merged = {}
+    for path in DOMAIN.glob("*.yml"):
+        merged.update((yaml.safe_load(path.read_text()) or {}).get("responses") or {})
+    return merged
+
+
+def lines(reply):
+    return [line["phone"] for line in reply["custom"]["escalation"]["lines"]]
+
+
+def test_first_person_overdose_gets_advice_for_the_person_who_took_it(responses):
+    reply = decide.reply(responses, "utter_crisis_emergency", {"crisis_situation": "self", "crisis_language": "en"})
+    assert "unlock the door" in reply["text"] and "Don't try to make yourself vomit" in reply["text"]
+    assert "stay with the person" not in reply["text"] and lines(reply)[0] == "911"
+
+
+def test_someone_else_gets_bystander_advice(responses):
+    reply = decide.reply(responses, "utter_crisis_emergency", {"crisis_situation": "other", "crisis_language": "en"})
+    assert "stay with the person" in reply["text"] and "second dose" in reply["text"]
+    assert "cannot harm" not in reply["text"]
+
+
+def test_a_young_child_gets_poison_help_first(responses):
+    reply = decide.reply(responses, "utter_crisis_emergency", {"crisis_situation": "child", "crisis_language": "en"})
+    assert reply["text"].startswith("Call Poison Help at 1-800-222-1222 now, even if your child seems fine")
+    assert "911" in reply["text"] and lines(reply) == ["1-800-222-1222", "911"]
+
+
+def test_withdrawal_seizure_or_confusion_is_911_first(responses):
+    reply = decide.reply(responses, "utter_crisis_medical", {"crisis_language": "en"})
+    first_paragraph = reply["text"].split("\n\n")[0]
+    assert "call 911 now" in first_paragraph and "urgent care" not in reply["text"]
+    assert lines(reply)[0] == "911"
+
+
+@pytest.mark.parametrize("name, situation", [("utter_crisis_emergency", "other"), ("utter_crisis_emergency", "self"),
+                                             ("utter_crisis_emergency", "child"), ("utter_crisis_suicide", None),
+                                             ("utter_crisis_medical", None), ("utter_crisis_check_in", None),
+                                             ("utter_crisis_not_safe", None)])
+def test_every_crisis_reply_has_a_spanish_variation_with_spanish_lines(responses, name, situation):
+    slots = {"crisis_language": "es", **({"crisis_situation": situation} if situation else {})}
+    reply = decide.reply(responses, name, slots)
+    assert reply["custom"]["escalation"]["lang"] == "es"
+    assert any(word in reply["text"] for word in ("Llame", "llame", "Quiero"))
+    if "988" in lines(reply):
+        assert "marque 2" in reply["text"] and "AYUDA" in reply["text"]
+
+
+def test_the_suicide_reply_keeps_safe_messaging_and_promises_no_person(responses):
+    for language in ("en", "es"):
+        text = decide.reply(responses, "utter_crisis_suicide", {"crisis_language": language})["text"]
+        assert "988" in text and "staff" not in text and "equipo" not in text
+
+
+# -- what the channels ask -----------------------------------------------------------------
+
+def test_parse_helpers():
+    escalated = {"crisis": {"action": "escalate", "tier": "suicide"}}
+    check = {"crisis": {"action": "check", "tier": "check"}}
+    info = {"crisis": {"action": "info", "tier": "emergency"}}
+    assert decide.is_crisis(escalated) and decide.is_crisis(check) and not decide.is_crisis(info)
+    assert decide.is_crisis(None)  # could not be screened: answered
+    assert decide.tier_of(escalated) == "suicide" and decide.tier_of(check) == "check" and decide.tier_of(info) is None
+    assert decide.reply_name(escalated["crisis"]) == "utter_crisis_suicide"
+    assert decide.reply_name(check["crisis"]) == "utter_crisis_check_in" and decide.reply_name(info["crisis"]) is None
+
+
+def test_a_no_counts_only_right_after_are_you_safe():
+    assert decide.says_no({"intent": {"name": "deny"}}, "nah") and decide.says_no(None, "no estoy bien")
+    assert not decide.says_no({"intent": {"name": "faq"}}, "how long is rehab")
+    assert decide.asked_if_safe([("visitor", None), ("bot", "suicide"), ("bot", None)])
+    assert not decide.asked_if_safe([("bot", "suicide"), ("visitor", None)])
+    assert not decide.asked_if_safe([("visitor", None), ("bot", "emergency")])
+    assert not decide.asked_if_safe([])
