@@ -37,8 +37,5 @@ class ActionSuggestTopics(Action):
                 continue
             buttons.append({"title": question[:1].upper() + question[1:], "payload": question})
         buttons.append({"title": "Talk to a person", "payload": "/request_human"})
-        # the classifier read a crisis the rules did not confirm: check in, with 988
-        checking = bool((tracker.latest_message or {}).get("crisis_check"))
-        dispatcher.utter_message(response="utter_crisis_check" if checking else "utter_suggest_topics",
-                                 buttons=buttons)
+        dispatcher.utter_message(response="utter_suggest_topics", buttons=buttons)
         return []

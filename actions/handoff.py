@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -10,8 +10,21 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from actions.callback import CALLBACK_RESET
+from bot.crisis import decide
 
 logger = logging.getLogger(__name__)
+
+
+def tier_just_sent(tracker: Tracker) -> Optional[str]:
+    """The tier of a crisis reply sent since the visitor's last message (a "yes" to the check-in
+    gets the suicide reply from a rule, not from the screen)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return None
+        escalation = ((event.get("data") or {}).get("custom") or {}).get("escalation") or {}
+        if event.get("event") == "bot" and escalation.get("tier"):
+            return escalation["tier"]
+    return None
 
 
 class ActionRequestHandoff(Action):
@@ -22,8 +35,8 @@ class ActionRequestHandoff(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         message = tracker.latest_message or {}
-        crisis = message.get("crisis") or {}
-        tier = crisis.get("tier")
+        crisis = decide.decision_of(message) or {}
+        tier = decide.tier_of(message) or tier_just_sent(tracker)
         try:
             staff_online = services.staff_hours().is_open()
             services.store().request_handoff(
@@ -32,6 +45,7 @@ class ActionRequestHandoff(Action):
                 tier=tier,
                 triggers=crisis.get("triggers") or [],
                 message_text=message.get("text"),
+                detail=decide.staff_detail(crisis),
                 live=staff_online,  # in hours the chat channel passes the conversation to staff
             )
         except Exception:  # the visitor must still get the lines

@@ -44,8 +44,13 @@ PLACES_TO_TURN = ("prescriber", "doctor", "pharmacist", "911", "988", "1-800", "
 # the lines each crisis reply must carry: the first one, then others anywhere in the list
 # the replies that escalate (the widget's emergency bar and the handoff), with their tier; no other may
 ESCALATING = {"utter_crisis_emergency": "emergency", "utter_crisis_suicide": "suicide",
-              "utter_crisis_medical": "medical", "utter_crisis_not_safe": "suicide"}
-CRISIS_LINES = {"emergency": ("911", {"1-800-222-1222"}), "suicide": ("988", {"911"}), "medical": ("911", set())}
+              "utter_crisis_medical": "medical", "utter_crisis_not_safe": "suicide",
+              "utter_crisis_check_in": "check"}
+# the line each tier lists first, and the lines it must also list; by situation where it differs
+# (the variation's crisis_situation condition: the visitor themself, a young child)
+CRISIS_LINES = {"emergency": ("911", {"1-800-222-1222"}), "suicide": ("988", {"911"}), "medical": ("911", set()),
+                "check": ("988", {"911"}), ("emergency", "self"): ("911", {"988"}),
+                ("emergency", "child"): ("1-800-222-1222", {"911"})}
 SUICIDE_WORDS = re.compile(r"\bsuicid\w*|\bkill(ing)? (yourself|myself|themselves)|\bend (your|my|their) life|"
                            r"\bself-harm|\bhurt(ing)? (yourself|myself|themselves)", re.IGNORECASE)
 METHOD_WORDS = re.compile(r"\b(hang(ing)? (yourself|myself)|noose|jump(ing)? (off|from)|firearm|gun|"
@@ -446,7 +451,7 @@ def _has_key(value: Any, key: str) -> bool:
 
 def _check_escalation(response: Response, escalation: Any) -> List[Problem]:
     where, name = response.where, response.name
-    fix = ("give it  custom: {escalation: {tier: <emergency|suicide|medical>, lines: [{name, phone, sms, url}, ...]}}"
+    fix = ("give it  custom: {escalation: {tier: <emergency|suicide|medical|check>, lines: [{name, phone, sms, url}, ...]}}"
            " as in domain/crisis.yml")
     if name not in ESCALATING:
         return [error(where, f"'{name}' carries an escalation payload but is not a crisis reply",
@@ -468,8 +473,10 @@ def _check_escalation(response: Response, escalation: Any) -> List[Problem]:
                                   "each line needs name, phone, sms and url (null where there is none), "
                                   "and at least one of phone, sms or url"))
     phones = [line.get("phone") for line in lines if isinstance(line, dict)]
+    situation = next((c.get("value") for c in response.variant.get("condition") or []
+                      if isinstance(c, dict) and c.get("name") == "crisis_situation"), None)
     if tier in CRISIS_LINES:
-        first, others = CRISIS_LINES[tier]
+        first, others = CRISIS_LINES.get((tier, situation), CRISIS_LINES[tier])
         if not phones or phones[0] != first:
             problems.append(error(where, f"crisis reply '{name}' must list {first} first", f"put {first} first in its lines"))
         for phone in sorted(others - set(phones)):

@@ -21,6 +21,7 @@ from typing import Dict, List
 import yaml
 
 from bot import PROJECT_ROOT
+from bot.crisis import decide
 from bot.train import MODEL_PATH
 
 DEFAULT_FILE = PROJECT_ROOT.parent / "shared" / "eval" / "realworld.yml"
@@ -28,11 +29,12 @@ DEFAULT_FILE = PROJECT_ROOT.parent / "shared" / "eval" / "realworld.yml"
 
 def outcome(parse: Dict) -> Dict:
     intent = (parse.get("intent") or {}).get("name")
-    crisis = parse.get("crisis") or {}
+    crisis = decide.decision_of(parse) or {}
     selector = ((parse.get("response_selector") or {}).get("faq") or {}).get("response") or {}
     topic = (selector.get("intent_response_key") or "").split("/", 1)[-1] if intent == "faq" else None
-    return {"intent": intent, "tier": crisis.get("tier"), "source": crisis.get("source"), "topic": topic,
-            "check": bool(parse.get("crisis_check"))}
+    escalated = crisis.get("action") == decide.ESCALATE_ACTION
+    return {"intent": intent, "tier": crisis.get("tier") if escalated else None, "source": crisis.get("source"),
+            "topic": topic, "check": crisis.get("action") == decide.CHECK_ACTION}
 
 
 def score(items: List[Dict], results: List[Dict]) -> Dict[str, str]:

@@ -54,6 +54,7 @@ from sqlalchemy.engine import Connection, Engine, Result
 from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
 
 from bot import PROJECT_ROOT
+from bot.crisis import decide
 from bot.dburl import engine_options, first_line, parse, redact
 from bot.content import DOMAIN_DIR
 from bot.run import server_env
@@ -68,11 +69,8 @@ TABLE = "events"
 # intents that mean "no answer": set by FallbackClassifier / FaqConfidenceGate (bot/nlu/faq_gate.py)
 FALLBACK_INTENT = "nlu_fallback"
 OUT_OF_SCOPE_INTENT = "out_of_scope"
-# set by CrisisRules (bot/nlu/crisis.py) when it escalates: intent crisis_<tier>, details under "crisis"
+# the crisis screen's intents (bot/crisis/decide.py): crisis_<tier>, crisis_check
 CRISIS_PREFIX = "crisis_"
-CRISIS_KEY = "crisis"
-# set by CrisisRules when the classifier, not the rules, read a crisis: a gentle check-in, no answer
-CRISIS_CHECK_KEY = "crisis_check"
 # the policy's fallback (config.yml: core_fallback_action_name), and Rasa's rephrase fallback if a
 # domain ever uses it; this domain has no utter_ask_rephrase, nlu_fallback goes to action_suggest_topics
 CORE_FALLBACK_ACTIONS = {"action_default_fallback", "action_two_stage_fallback", "utter_ask_rephrase"}
@@ -193,7 +191,7 @@ class Unanswered:
     sender_id: str
     timestamp: float
     text: str       # masked
-    reason: str     # nlu_fallback, crisis_check, out_of_scope, other_medicine or core_fallback
+    reason: str     # nlu_fallback, out_of_scope, other_medicine or core_fallback
 
 
 @dataclass
@@ -313,11 +311,11 @@ def _classify(result: Scan, message: Tuple[str, float, Dict[str, Any]], next_act
     result.visitor_messages += 1
     parse = event.get("parse_data") or {}
     intent = str((parse.get("intent") or {}).get("name") or "")
-    if intent.startswith(CRISIS_PREFIX) or parse.get(CRISIS_KEY):
+    if intent.startswith(CRISIS_PREFIX) or decide.is_crisis(parse):
         result.crisis_excluded += 1
         return
     if intent == FALLBACK_INTENT:
-        reason = CRISIS_CHECK_KEY if parse.get(CRISIS_CHECK_KEY) else FALLBACK_INTENT
+        reason = FALLBACK_INTENT
     elif intent == OUT_OF_SCOPE_INTENT:
         # FaqConfidenceGate notes the medicine when it turned a FAQ question into out_of_scope
         reason = "other_medicine" if (parse.get("faq_gate") or {}).get("other_medicine") else OUT_OF_SCOPE_INTENT
@@ -527,7 +525,7 @@ def write_reports(report: Report, out_dir: Path) -> Tuple[Path, Path]:
         f"Left out: {report.scan.crisis_excluded:,} messages the crisis rules escalated, "
         f"{report.scan.form_answers:,} answers to the callback form; "
         f"{report.scan.button_clicks:,} button clicks are not counted as visitor messages. "
-        "Reasons: nlu_fallback (unsure, asked to rephrase), crisis_check (unsure, checked in with 988), "
+        "Reasons: nlu_fallback (unsure, asked to rephrase), "
         "out_of_scope, other_medicine, core_fallback (the dialogue policy was unsure).",
         "",
         "Phone numbers, e-mail addresses, links, long numbers and names are masked, but the messages "

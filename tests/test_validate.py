@@ -12,4 +12,4 @@ def test_only_response_arguments_count_as_sent(tmp_path):
 
 def test_the_project_actions_send_the_handoff_responses():
     sent = responses_sent_by_actions()
-    assert {"utter_handoff_connecting", "utter_handoff_offline", "utter_crisis_check"} <= sent
+    assert {"utter_handoff_connecting", "utter_handoff_offline", "utter_suggest_topics"} <= sent

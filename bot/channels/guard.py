@@ -11,7 +11,7 @@
   (``FLOOD_REPLY``, with the emergency lines) at most every ``HELPLINE_FLOOD_SECONDS``.
   ``HELPLINE_FLOOD_MESSAGES=0`` turns the limit off.
 - ``must_answer``: a message over the limit is still screened for crisis by the loaded
-  model's NLU (its crisis rules, bot/crisis/detector.py, run last); a crisis is answered
+  model's NLU (its crisis screen, bot/crisis/decide.py, runs last); a crisis is answered
   as usual, never dropped.
 """
 from __future__ import annotations
@@ -22,6 +22,8 @@ import os
 import re
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
+
+from bot.crisis import decide
 
 if TYPE_CHECKING:
     from bot.channels.webchat import WebChatInput
@@ -156,15 +158,6 @@ async def parse(agent: Any, text: str) -> Optional[Dict[str, Any]]:
         return None
 
 
-def is_crisis(parse: Optional[Dict[str, Any]]) -> bool:
-    """Whether the NLU found a crisis (or could not screen the message: then it counts as one)."""
-    from bot.nlu.crisis import CHECK_KEY, CRISIS_KEY
-
-    if parse is None:
-        return True
-    return bool((parse.get(CRISIS_KEY) or {}).get("tier") or parse.get(CHECK_KEY))
-
-
 async def must_answer(channel: "WebChatInput", conversation_id: str, text: str) -> bool:
     """Whether a message over the flood limit has to be answered anyway: a crisis.
 
@@ -173,11 +166,10 @@ async def must_answer(channel: "WebChatInput", conversation_id: str, text: str) 
     right now?". When the message cannot be screened it is answered.
     """
     parse: Optional[Dict[str, Any]] = await channel.parse(text)
-    if is_crisis(parse):
+    if decide.is_crisis(parse):
         return True
-    intent = (parse.get("intent") or {}).get("name")
     try:
-        return await channel.hub.answers_safety_question_with_no(conversation_id, text, intent, recorded=False)
+        return await channel.hub.answers_safety_question_with_no(conversation_id, text, parse, recorded=False)
     except Exception:
         logger.exception("could not read the transcript to screen a message over the flood limit")
         return True

@@ -12,14 +12,14 @@ Registered in credentials.yml.
 
 Over the flood limit (bot/channels/guard.py, the web chat's settings) a message gets a
 429 with the reason and a ``Retry-After``, unless it has to be answered: a crisis found by
-the model's NLU (crisis rules included), a message that could not be screened, or a "no"
-(which may answer the crisis reply's "Are you safe right now?").
+the model's NLU (its crisis screen, bot/crisis/decide.py), a message that could not be
+screened, or a "no" right after the crisis reply's "Are you safe right now?".
 """
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Awaitable, Callable, Dict, Text, Union
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple, Union
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
@@ -30,7 +30,7 @@ from sanic.response import HTTPResponse, ResponseStream
 
 from bot.channels import guard
 from bot.channels.webchat import MAX_MESSAGE_CHARS
-from bot.handoff.live import says_no
+from bot.crisis import decide
 
 logger = logging.getLogger(__name__)
 
@@ -69,10 +69,29 @@ def read_message(body: bytes) -> Dict[str, Any]:
     return {"sender": sender, "message": text, "metadata": guard.clean_metadata(data.get("metadata"))}
 
 
-async def must_answer(agent, text: str) -> bool:
-    """Whether a message over the flood limit is answered anyway (see the module's text)."""
+async def must_answer(agent, sender: str, text: str) -> bool:
+    """Whether a message over the flood limit is answered anyway (see the module's text): a
+    crisis, a message that could not be screened, or a "no" right after the suicide reply's
+    "Are you safe right now?" (the conversation's last bot messages say so)."""
     parse = await guard.parse(agent, text)
-    return guard.is_crisis(parse) or says_no((parse.get("intent") or {}).get("name"), text)
+    if decide.is_crisis(parse):
+        return True
+    if not decide.says_no(parse, text):
+        return False
+    try:
+        tracker = await agent.tracker_store.retrieve(sender)
+    except Exception:
+        logger.exception("could not read the conversation to screen a message over the flood limit")
+        return True
+    return tracker is not None and decide.asked_if_safe(turns(tracker))
+
+
+def turns(tracker) -> List[Tuple[str, Optional[str]]]:
+    """(role, escalation tier) of a conversation's visitor and bot messages, oldest first."""
+    from rasa.shared.core.events import BotUttered, UserUttered
+
+    return [("visitor", None) if isinstance(e, UserUttered) else ("bot", decide.escalation_tier(e.data))
+            for e in tracker.events if isinstance(e, (UserUttered, BotUttered))]
 
 
 class CheckedRestInput(RestInput):
@@ -98,7 +117,7 @@ class CheckedRestInput(RestInput):
             except BadInput as bad:
                 return response.json({"error": str(bad)}, status=bad.status)
             if not self.flood.allow(message["sender"]) and not await must_answer(
-                    getattr(request.app.ctx, "agent", None), message["message"]):
+                    getattr(request.app.ctx, "agent", None), message["sender"], message["message"]):
                 retry = max(1, round(self.flood.seconds / self.flood.messages))
                 return response.json({"error": guard.FLOOD_REPLY, "reason": "flood"}, status=429,
                                      headers={"Retry-After": str(retry)})

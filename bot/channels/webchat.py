@@ -35,6 +35,7 @@ from socketio import AsyncRedisManager, AsyncServer
 from bot import PROJECT_ROOT, action_fallback, speedups
 from bot import logmask
 from bot.channels import guard
+from bot.crisis import decide
 from bot.channels.model_reload import watch_model_file
 from bot.channels.session_ids import SessionSigner
 from bot.handoff.hours import StaffHours
@@ -466,11 +467,12 @@ class WebChatInput(InputChannel):
     async def answer_in_outage(self, conversation_id: str, text: str, sent_tier: Optional[str]) -> None:
         """Answer without the dialogue (Rasa failed on the message, e.g. its lock store is down):
         the crisis reply for a crisis message, else an apology with the lines. The NLU, crisis
-        rules included, needs no database."""
+        screen included, needs no database."""
         parse = await self.parse(text)
-        tier = ((parse or {}).get("crisis") or {}).get("tier")
-        if tier and not sent_tier:
-            await self.hub.send_response(conversation_id, self.responses().get(f"utter_crisis_{tier}"))
+        found = decide.decision_of(parse) or {}
+        tier, reply = decide.tier_of(parse), decide.reply_name(found)
+        if reply and not sent_tier:
+            await self.hub.send_response(conversation_id, self.responses().get(reply), decide.slots_of(found))
         elif not tier and not sent_tier:
             # bot/validate.py knows the channel sends this response
             await self.hub.send_response(conversation_id, self.responses().get("utter_technical_problem")
@@ -483,9 +485,10 @@ class WebChatInput(InputChannel):
         """A crisis reply went out, but the handoff may not be recorded (the database is down):
         write it now or, failing that, as soon as the database is back (bot/handoff/outbox.py)."""
         parse = parse if parse is not None else await self.parse(text)
-        triggers = ((parse or {}).get("crisis") or {}).get("triggers") or []
+        found = decide.decision_of(parse) or {}
         await self.outbox.request_handoff(conversation_id=conversation_id, reason="crisis", tier=tier,
-                                          triggers=triggers, message_text=text, live=self.hours.is_open())
+                                          triggers=found.get("triggers") or [], message_text=text,
+                                          detail=decide.staff_detail(found), live=self.hours.is_open())
 
     async def cancel_handoff(self, conversation_id: str) -> None:
         request = await self.hub.db(self.store.open_handoff, conversation_id)

@@ -53,6 +53,7 @@ def summarise(request: HandoffRequest, visitor_texts: List[str]) -> Dict[str, An
     return {
         "tier": request.tier,
         "trigger_phrases": request.trigger_phrases or [],
+        "crisis_detail": request.crisis_detail,
         "substances": [name for name, regex in substances.items() if regex.search(text)],
         "pregnancy": bool(pregnancy.search(text)),
         "waiting_seconds": _waiting(request),
@@ -76,6 +77,7 @@ def handoff_json(request: HandoffRequest, staff: Dict[int, StaffUser]) -> Dict[s
         "created_at": aware(request.created_at).isoformat(),
         "claimed_by": {"id": claimer.id, "display_name": claimer.display_name} if claimer else None,
         "trigger_phrases": request.trigger_phrases or [],
+        "crisis_detail": request.crisis_detail,
         "preview": (request.message_text or "")[:140],
         "resolution_note": request.resolution_note,
     }

@@ -6,6 +6,8 @@
                                     the files above; it gives the reported figures and nothing is
                                     tuned on it
     tests/crisis/labelled.yml       the rules' own labelled set, also part of the train split
+    data/nlu/*.yml                  the assistant's own training questions (FAQ, greetings, "talk
+                                    to a person"), train only, as messages that are no crisis
 
 Each item: ``{text, tier, kind, lang, who}`` and optionally ``explicit: true`` (plain crisis words)
 and ``buried: true`` (the crisis sits inside a long message). The split is fixed by the text
@@ -14,6 +16,7 @@ alone, so it does not move when messages are added, and the same text never land
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional
@@ -25,6 +28,8 @@ from bot import PROJECT_ROOT
 CORPUS_DIR = PROJECT_ROOT / "data" / "crisis" / "corpus"
 TEST_DIR = CORPUS_DIR / "test"
 LABELLED_PATH = PROJECT_ROOT / "tests" / "crisis" / "labelled.yml"
+NLU_DIR = PROJECT_ROOT / "data" / "nlu"
+_ANNOTATION = re.compile(r"\[([^\]]+)\]\([^)]*\)|\[([^\]]+)\]\{[^}]*\}")
 
 TIERS = ("emergency", "suicide", "medical", "none")
 LANGS = ("en", "es", "mix")
@@ -101,15 +106,37 @@ def read_dir(folder: Path) -> List[Item]:
     return items
 
 
-def load(split: str, corpus_dir: Path = CORPUS_DIR, labelled: Optional[Path] = LABELLED_PATH) -> List[Item]:
-    """The items of one split: ``train``, ``dev`` or ``test``."""
+def nlu_questions(nlu_dir: Path = NLU_DIR) -> List[Item]:
+    """The examples of every intent but the crisis ones, as messages that are no crisis."""
+    items: List[Item] = []
+    for path in sorted(Path(nlu_dir).glob("*.yml")):
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
+            intent = str(block.get("intent") or "")
+            if not intent or intent.startswith("crisis_"):
+                continue
+            kind = "faq_general" if intent.startswith("faq") or intent == "out_of_scope" else "chitchat"
+            for line in str(block.get("examples") or "").splitlines():
+                text = _ANNOTATION.sub(lambda m: m.group(1) or m.group(2), line.strip()[2:].strip())
+                if line.strip().startswith("- ") and text:
+                    items.append(Item(text, "none", kind, "en", "none", source=path.name))
+    return items
+
+
+def load(split: str, corpus_dir: Path = CORPUS_DIR, labelled: Optional[Path] = LABELLED_PATH,
+         nlu_dir: Optional[Path] = NLU_DIR) -> List[Item]:
+    """The items of one split: ``train``, ``dev`` or ``test``. The assistant's own training
+    questions join the train split only (they are not the hard cases the dev split measures)."""
     if split == "test":
         return read_dir(Path(corpus_dir) / "test")
     if split not in ("train", "dev"):
         raise ValueError(f"unknown split {split!r}")
     items = read_dir(corpus_dir) + (read_file(labelled) if labelled else [])
     test_texts = {i.text.lower() for i in read_dir(Path(corpus_dir) / "test")}
-    return [i for i in _unique(items) if split_of(i.text) == split and i.text.lower() not in test_texts]
+    chosen = [i for i in _unique(items) if split_of(i.text) == split and i.text.lower() not in test_texts]
+    if split == "train" and nlu_dir:
+        taken = {i.text.lower() for i in items} | test_texts
+        chosen += [i for i in _unique(nlu_questions(nlu_dir)) if i.text.lower() not in taken]
+    return chosen
 
 
 def _unique(items: Iterable[Item]) -> List[Item]:

@@ -19,7 +19,7 @@ The decision, in order:
    too ("how long until 20 of them wear off, i took them at 9?"): a question can carry a crisis.
 4. **A question asked for information** (the rules saw crisis words inside a general question,
    "what are the signs of an overdose", and the classifier is below ``CHECK``): the FAQ answer,
-   plus one line with 911 or 988.
+   plus one line with 911 or 988 (the entity ``crisis_line``, data/rules/crisis.yml).
 5. Otherwise no crisis.
 
 The thresholds were chosen on the dev split of the corpus (docs/crisis.md); the frozen test split
@@ -39,7 +39,7 @@ from bot.crisis.detector import TIERS, CrisisDetector, normalise
 logger = logging.getLogger(__name__)
 
 PARSE_KEY = "crisis"          # the decision in a message's parse data; nothing else writes it
-ESCALATE = 0.70               # semantic classifier: escalate at or above (dev split)
+ESCALATE = 0.75               # semantic classifier: escalate at or above (dev split)
 CHECK = 0.40                  # semantic classifier: check in at or above (dev split)
 VETO = 0.40                   # below this, a weak rule's match is read as a question, not a crisis (dev split)
 SPANISH = 0.50                # lingua's Spanish confidence from which a message is answered in Spanish
@@ -48,7 +48,8 @@ MIN_WORDS = 3                 # a shorter message does not change the language o
 ESCALATE_ACTION, CHECK_ACTION, INFO_ACTION, NONE_ACTION = "escalate", "check", "info", "none"
 CHECK_TIER = "check"          # the staff queue's tier for a check-in (below every crisis tier)
 INTENTS = {**{f"crisis_{tier}": tier for tier in TIERS}, "crisis_check": CHECK_TIER}
-INFO_INTENT = "crisis_info"
+LINE_SLOT = "crisis_line"     # only a question asked for information gets it (its FAQ answer, then the line)
+SLOT_ENTITIES = ("crisis_situation", "crisis_language", LINE_SLOT)
 
 # a young child, in English and Spanish (the classifier's "who" is the other half of this)
 _CHILD = re.compile(
@@ -85,9 +86,7 @@ class Decision:
             return f"crisis_{self.tier}"
         if self.action == CHECK_ACTION:
             return "crisis_check"
-        if self.action == INFO_ACTION:
-            return INFO_INTENT
-        return None
+        return None  # a question asked for information keeps its FAQ intent
 
     def as_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -95,7 +94,7 @@ class Decision:
     def slots(self) -> Dict[str, str]:
         """The values the crisis replies' variations are chosen by (domain/crisis.yml)."""
         slots = {"crisis_situation": self.situation, "crisis_language": self.language,
-                 "crisis_line": "988" if (self.tier if self.tier in TIERS else self.likely_tier) == "suicide" else "911"}
+                 LINE_SLOT: "988" if (self.tier if self.tier in TIERS else self.likely_tier) == "suicide" else "911"}
         return {name: value for name, value in slots.items() if value is not None}
 
 
@@ -160,7 +159,7 @@ class CrisisScreen:
             decision.reason = f"a question asked for information about {', '.join(rules.suppressed)}"
         else:
             decision.reason = "no crisis words" if score is None else f"classifier: {score.crisis:.2f}"
-        if decision.tier == "emergency":
+        if decision.action == ESCALATE_ACTION and decision.tier == "emergency":
             child = _CHILD.search(folded) or (score is not None and score.who == "child")
             decision.situation = "child" if child else (score.who if score is not None else "other")
         return decision

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from typing import Any, Dict, List, Optional
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from bot.crisis import decide
 from bot.handoff.store import HandoffRequest, HandoffStore, StaffUser, Status, TranscriptMessage
 from bot.sqlite import is_sqlite_file
 
@@ -26,15 +26,6 @@ logger = logging.getLogger(__name__)
 CONSOLE_NAMESPACE = "/console"
 STAFF_ROOM = "staff"
 CANCEL_PAYLOAD = "/cancel_handoff"
-# answers to "Are you safe right now?" that mean no (see data/rules/crisis.yml)
-NOT_SAFE = re.compile(r"^\s*(no+|nope|nah|not really|i'?m not|im not|not safe|no i'?m not)\b", re.I)
-
-
-def says_no(intent: Optional[str], text: str) -> bool:
-    """Whether a message may be a "no" (to the suicide reply's "Are you safe right now?")."""
-    return intent == "deny" or bool(NOT_SAFE.match(text or ""))
-
-
 def message_json(message: TranscriptMessage) -> Dict[str, Any]:
     data = dict(message.data or {})
     return {
@@ -193,41 +184,48 @@ class LiveHub:
 
     async def during_handoff(self, request: HandoffRequest, text: str, parse: Optional[Dict[str, Any]],
                              responses: Dict[str, Any]) -> None:
-        """Screen for crisis (the bot is quiet, the visitor is not left alone) and queue the message."""
-        conversation_id = request.conversation_id
-        crisis = (parse or {}).get("crisis") or {}
-        intent = ((parse or {}).get("intent") or {}).get("name")
-        reply = None
-        if crisis.get("tier"):
-            reply = f"utter_crisis_{crisis['tier']}"
-        elif await self.answers_safety_question_with_no(conversation_id, text, intent):
-            reply, crisis = "utter_crisis_not_safe", {"tier": "suicide", "triggers": [text.strip()[:80]]}
-        if reply:
-            await self.db(self.store.request_handoff, conversation_id, "crisis", tier=crisis["tier"],
-                          triggers=crisis.get("triggers") or [], message_text=text)
-            await self.send_response(conversation_id, responses.get(reply))
-            await self.queue_changed()
+        """Screen for crisis (the bot is quiet, the visitor is not left alone) and queue the message.
 
-    async def answers_safety_question_with_no(self, conversation_id: str, text: str, intent: Optional[str],
-                                              recorded: bool = True) -> bool:
+        A crisis gets its reply with the lines (without any promise of a person: staff are already
+        there or on the way), raises the request's tier with its trigger phrases and reason, and
+        alerts the staff member who holds the chat."""
+        conversation_id = request.conversation_id
+        found = decide.decision_of(parse) or {}
+        reply = decide.reply_name(found)
+        if reply is None and await self.answers_safety_question_with_no(conversation_id, text, parse):
+            reply = "utter_crisis_not_safe"
+            found = {**found, "action": decide.ESCALATE_ACTION, "tier": "suicide", "source": "rules",
+                     "triggers": [text.strip()[:80]], "reason": 'a "no" to "Are you safe right now?"'}
+        if reply is None:
+            return
+        updated = await self.db(self.store.request_handoff, conversation_id, "crisis", tier=found["tier"],
+                                triggers=found.get("triggers") or [], message_text=text,
+                                detail=decide.staff_detail(found))
+        await self.send_response(conversation_id, responses.get(reply), decide.slots_of(found))
+        await self.sio.emit("crisis_alert", {"conversation_id": conversation_id, "tier": updated.tier,
+                                             "reason": found.get("reason"), "handoff_id": updated.id},
+                            namespace=CONSOLE_NAMESPACE, room=STAFF_ROOM)
+        await self.queue_changed()
+
+    async def answers_safety_question_with_no(self, conversation_id: str, text: str,
+                                              parse: Optional[Dict[str, Any]], recorded: bool = True) -> bool:
         """A "no" to the suicide reply's "Are you safe right now?" (``recorded``: the message
         is already the last one in the transcript)."""
-        if not says_no(intent, text):
+        if not decide.says_no(parse, text):
             return False
         transcript = await self.db(self.store.transcript, conversation_id)
-        for message in reversed(transcript[:-1] if recorded else transcript):
-            if message.role == "visitor":
-                return False
-            tier = ((message.data or {}).get("custom") or {}).get("escalation", {}).get("tier")
-            if message.role == "bot" and tier:
-                return tier == "suicide"
-        return False
+        turns = [(m.role, decide.escalation_tier(m.data)) for m in transcript]
+        return decide.asked_if_safe(turns[:-1] if recorded else turns)
 
-    async def send_response(self, conversation_id: str, variations: Optional[List[Dict[str, Any]]]) -> None:
-        """Send a domain response (text split into bubbles, then its custom payload) as the bot."""
+    async def send_response(self, conversation_id: str, variations: Optional[List[Dict[str, Any]]],
+                            slots: Optional[Dict[str, Any]] = None) -> None:
+        """Send a domain response (text split into bubbles, then its custom payload) as the bot,
+        the variation Rasa would choose with these slots (the crisis screen's language, situation)."""
         if not variations:
             return
-        response = variations[0]
+        response = decide.reply({"r": variations}, "r", slots or {})
+        if response is None:
+            return
         for part in [p for p in (response.get("text") or "").strip().split("\n\n") if p]:
             await self.to_visitor(conversation_id, "bot", part)
         if response.get("custom"):

@@ -11,7 +11,7 @@ import enum
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from sqlalchemy import (
     JSON,
@@ -39,7 +39,8 @@ from bot.sqlite import is_sqlite_file, sqlite_engine
 
 Base = declarative_base()
 
-TIER_PRIORITY = {"emergency": 0, "suicide": 1, "medical": 2, None: 5}  # lower is more urgent
+# lower is more urgent; "check": the crisis screen was unsure and asked (below every confirmed crisis)
+TIER_PRIORITY = {"emergency": 0, "suicide": 1, "medical": 2, "check": 3, None: 5}
 
 
 def utcnow() -> datetime:
@@ -84,9 +85,10 @@ class HandoffRequest(Base):
     id = Column(Integer, primary_key=True)
     conversation_id = Column(String(255), nullable=False)
     reason = Column(String(40), nullable=False)          # crisis | visitor_request
-    tier = Column(String(20))                            # emergency | suicide | medical | None
+    tier = Column(String(20))                            # emergency | suicide | medical | check | None
     priority = Column(Integer, nullable=False)           # 0 most urgent
     trigger_phrases = Column(JSON, nullable=False, default=list)
+    crisis_detail = Column(JSON)                         # why the crisis screen escalated (bot/crisis/decide.py)
     message_text = Column(Text)
     status = Column(String(20), nullable=False, default=Status.waiting.value)
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
@@ -204,11 +206,14 @@ class HandoffStore:
         triggers: Sequence[str] = (),
         message_text: Optional[str] = None,
         live: bool = True,
+        detail: Optional[Dict[str, Any]] = None,
     ) -> HandoffRequest:
         """Open a request, or raise the priority of the conversation's open one.
 
         ``live=False`` (outside staff hours) records it for the staff's review without
         putting the conversation in the live queue, so the bot keeps answering it.
+        ``detail``: the crisis screen's reason, language and situation (the newest one as urgent
+        as the request, or more, is kept).
         """
         if tier not in TIER_PRIORITY:
             raise ValueError(f"unknown tier {tier!r}")
@@ -227,6 +232,8 @@ class HandoffStore:
                     # staff must see what made it urgent
                     open_request.priority, open_request.tier, open_request.reason = priority, tier, reason
                     open_request.message_text = message_text
+                if detail and priority <= open_request.priority:
+                    open_request.crisis_detail = detail
                 open_request.trigger_phrases = list(dict.fromkeys([*open_request.trigger_phrases, *triggers]))
                 return open_request
             request = HandoffRequest(
@@ -236,6 +243,7 @@ class HandoffStore:
                 priority=priority,
                 trigger_phrases=list(triggers),
                 message_text=message_text,
+                crisis_detail=detail,
                 status=Status.waiting.value if live else Status.offline.value,
             )
             session.add(request)

@@ -23,14 +23,6 @@ async def test_low_confidence_offers_the_likely_topics_and_a_person(dispatcher):
     assert payloads == [canonical_question("dosage"), canonical_question("overdose_signs"), "/request_human"]
 
 
-async def test_a_crisis_only_the_classifier_saw_gets_a_gentle_check_with_988(dispatcher):
-    events = [user_uttered("i cant see the point", "nlu_fallback", 0.3, crisis_check={"tier": "suicide", "confidence": 0.9})]
-    await ActionSuggestTopics().run(dispatcher, tracker(events), {})
-    [message] = dispatcher.messages
-    assert message["response"] == "utter_crisis_check"
-    assert message["buttons"][-1]["payload"] == "/request_human"
-
-
 async def test_with_no_likely_topic_a_person_is_still_offered(dispatcher):
     await ActionSuggestTopics().run(dispatcher, tracker([user_uttered("zzz", "nlu_fallback", 0.1)]), {})
     assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == ["/request_human"]

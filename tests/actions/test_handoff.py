@@ -3,7 +3,8 @@ from rasa_sdk.events import SlotSet
 from actions.handoff import ActionRequestHandoff
 from tests.actions.conftest import tracker, user_uttered
 
-CRISIS = {"tier": "suicide", "triggers": ["kill myself"], "rules": ["suicide_self"], "source": "rules"}
+CRISIS = {"action": "escalate", "tier": "suicide", "triggers": ["kill myself"], "rules": ["suicide_self"],
+          "source": "rules", "reason": "rule suicide_self matched: kill myself", "language": "en"}
 
 
 def responses(dispatcher):

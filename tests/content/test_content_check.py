@@ -59,9 +59,13 @@ def test_every_reported_line_holds_what_it_names():
     for example in examples:
         assert example.text in example.where.path.read_text().splitlines()[example.where.line - 1]
     for response in read_responses(project.domain_dir):
-        line = response.where.path.read_text().splitlines()[response.where.line - 1]
+        lines = response.where.path.read_text().splitlines()[response.where.line - 1:]
         start = re.split(r"[\n\"'\\]", response.text)[0][:30]
-        assert line.lstrip().startswith("- ") and "text:" in line and start in line, (response.name, line[:60])
+        if lines[0].strip() == "- condition:":  # a conditional variation: its text follows the condition
+            lines = [line for line in lines[1:] if line.strip().startswith("text:")]
+        else:
+            assert lines[0].lstrip().startswith("- "), (response.name, lines[0][:60])
+        assert "text:" in lines[0] and start in lines[0], (response.name, lines[0][:60])
     for item in read_labelled(project.labelled):
         assert item.text in project.labelled.read_text().splitlines()[item.where.line - 1]
     for rule, line in rule_lines(project.patterns).items():
@@ -189,14 +193,14 @@ def test_no_method_and_no_amount_next_to_a_lethal_outcome(project):
 
 
 @pytest.mark.parametrize("old, new, pattern", [
-    ("    custom:\n      escalation:\n        tier: suicide\n        lines:\n        - {name: \"988 Suicide & Crisis Lifeline\"",
-     "    custom:\n      other:\n        tier: suicide\n        lines:\n        - {name: \"988 Suicide & Crisis Lifeline\"",
+    ("    custom:\n      escalation:\n        tier: suicide\n        lang: en\n        lines:\n        - {name: \"988 Suicide & Crisis Lifeline\"",
+     "    custom:\n      other:\n        tier: suicide\n        lang: en\n        lines:\n        - {name: \"988 Suicide & Crisis Lifeline\"",
      r"crisis reply 'utter_crisis_suicide' has no escalation payload"),
-    ("        tier: suicide\n        lines:\n        - {name: \"988 Suicide & Crisis Lifeline\", phone: \"988\"",
-     "        tier: suicide\n        lines:\n        - {name: \"988 Suicide & Crisis Lifeline\", phone: \"9888\"",
+    ("        tier: suicide\n        lang: en\n        lines:\n        - {name: \"988 Suicide & Crisis Lifeline\", phone: \"988\"",
+     "        tier: suicide\n        lang: en\n        lines:\n        - {name: \"988 Suicide & Crisis Lifeline\", phone: \"9888\"",
      r"crisis reply 'utter_crisis_suicide' must list 988 first"),
-    ("        tier: suicide\n        lines:\n        - {name: \"988",
-     "        tier: medical\n        lines:\n        - {name: \"988",
+    ("        tier: suicide\n        lang: en\n        lines:\n        - {name: \"988",
+     "        tier: medical\n        lang: en\n        lines:\n        - {name: \"988",
      r"crisis reply 'utter_crisis_suicide' has the tier 'medical'"),
     ("- {name: \"Crisis Text Line (text HOME)\", phone: null, sms: \"741741\", url: \"https://www.crisistextline.org\"}",
      "- {name: \"Crisis Text Line (text HOME)\", phone: null, sms: null, url: null}",

@@ -168,8 +168,12 @@ def conversations(now: datetime) -> Dict[str, List[Event]]:
             *_turn("yes", "affirm", "callback_form", at(5, 2)),
             *_turn("555-987-6543", "nlu_fallback", "callback_form", at(5, 3)),  # the form's answer
             *_turn(MEMBER_ID, "nlu_fallback", "action_suggest_topics", at(5, 4)),
-            *_turn("i feel like giving up", "nlu_fallback", "action_suggest_topics", at(5, 5),
-                   crisis_check={"tier": "suicide", "confidence": 0.7}),
+            # the crisis screen checked in: a crisis, not an unanswered question
+            *_turn("i feel like giving up", "crisis_check", "utter_crisis_check_in", at(5, 5),
+                   crisis={"action": "check", "tier": "check"}),
+            # every screened message carries a decision: "none" leaves it among the unanswered
+            *_turn("what is the cost of the detox bed per night", "nlu_fallback", "action_suggest_topics", at(5, 6),
+                   crisis={"action": "none", "tier": None}),
         ],
         "visitor-old": [  # outside a 30-day window
             *_turn(REHAB, "nlu_fallback", "action_suggest_topics", at(40, 0)),
@@ -208,7 +212,7 @@ def check_report(url: str, out: Path) -> None:
 
     scan = report.scan
     # typed messages in the window: 3 + 3 + 4 + 6; the button click is not one
-    assert (scan.visitor_messages, scan.button_clicks, scan.crisis_excluded, scan.form_answers) == (16, 1, 1, 1)
+    assert (scan.visitor_messages, scan.button_clicks, scan.crisis_excluded, scan.form_answers) == (17, 1, 2, 1)
     assert report.unanswered == 11
 
     groups = report.groups
@@ -223,7 +227,8 @@ def check_report(url: str, out: Path) -> None:
     by_text = {g.representative: g for g in groups[2:]}
     assert by_text["how much melatonin can a kid take"].reasons == {"other_medicine": 1}
     assert by_text["blorp zingle wobble"].reasons == {"core_fallback": 1}
-    assert by_text["i feel like giving up"].reasons == {"crisis_check": 1}
+    assert "i feel like giving up" not in by_text
+    assert by_text["what is the cost of the detox bed per night"].reasons == {"nlu_fallback": 1}
     assert by_text["my member id is [number] can you look it up"].reasons == {"nlu_fallback": 1}
     assert by_text["My name is [name], email [email] or call [phone] about a detox bed"].reasons == {"nlu_fallback": 1}
 
@@ -235,7 +240,7 @@ def check_report(url: str, out: Path) -> None:
 
     markdown = md_path.read_text(encoding="utf-8")
     assert "Period: 2025-03-01 12:00 to 2025-03-31 12:00 UTC (last 30 days)" in markdown
-    assert "Visitor messages: 16" in markdown and "Unanswered: 11 (68.8%)" in markdown
+    assert "Visitor messages: 17" in markdown and "Unanswered: 11 (64.7%)" in markdown
     assert f"| 1 | 4 | 3 | {REHAB} |" in markdown
 
     for text in (csv_path.read_text(encoding="utf-8"), markdown):
@@ -275,7 +280,7 @@ def test_cli_writes_both_reports_and_a_summary(tmp_path, capsys):
     assert main(["--tracker-url", url, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "unanswered.csv" in printed and "unanswered.md" in printed
-    assert "Last 30 days: 16 visitor messages, 11 unanswered (68.8%) in 7 groups" in printed
+    assert "Last 30 days: 17 visitor messages, 11 unanswered (64.7%) in 7 groups" in printed
     assert len(read_csv(out / "unanswered.csv")) == 7
 
 

@@ -154,6 +154,19 @@ class Staff:
             self.csrf = body["csrf"]
         return status, body
 
+    def listen(self, *events: str) -> "queue.Queue[tuple]":
+        """The console's live events (namespace /console) as this logged-in member gets them."""
+        import socketio
+
+        heard: "queue.Queue[tuple]" = queue.Queue()
+        self.client = socketio.Client()
+        for event in events:
+            self.client.on(event, lambda data, event=event: heard.put((event, data)), namespace="/console")
+        cookie = "; ".join(f"{c.name}={c.value}" for c in self.jar)
+        self.client.connect(self.url, headers={"Cookie": cookie}, socketio_path="/socket.io",
+                            transports=["polling"], namespaces=["/console"])
+        return heard
+
 
 def texts(replies: List[Dict[str, Any]]) -> str:
     return "\n".join(r.get("text") or "" for r in replies)

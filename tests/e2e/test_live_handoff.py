@@ -163,6 +163,47 @@ def test_a_crisis_during_handoff_gets_the_lines_and_goes_to_the_top(live_stack, 
     assert "988" in texts(v.replies_until_quiet())
 
 
+def test_a_crisis_in_a_claimed_chat_alerts_its_staff_member_and_updates_the_summary(live_stack, visitor):
+    v = visitor()
+    ask_for_a_person(v)
+    dana = staff(live_stack, "dana")
+    heard = dana.listen("crisis_alert")
+    try:
+        entry = queue_entry(dana, v.session_id)
+        assert dana.call("POST", f"/console/api/handoffs/{entry['id']}/claim")[0] == 200
+        v.wait("handoff_status", match=lambda s: s.get("state") == "connected")
+        v.drain()
+
+        v.say("honestly i just wanted someone to know before i go tonight")
+        replies = v.replies_until_quiet()
+        said = texts(replies)
+        assert "988" in said
+        # staff are already in the chat: no promise that someone will join
+        assert "join" not in said and "asking a member" not in said
+        event, alert = heard.get(timeout=10)
+        assert event == "crisis_alert" and alert["handoff_id"] == entry["id"] and alert["tier"] == "suicide"
+        assert alert["reason"]
+
+        code, view = dana.call("GET", f"/console/api/handoffs/{entry['id']}")
+        assert code == 200
+        assert view["summary"]["tier"] == "suicide"
+        detail = view["summary"]["crisis_detail"]
+        assert detail["action"] == "escalate" and detail["reason"] and detail["language"] == "en"
+    finally:
+        dana.client.disconnect()
+
+
+def test_a_spanish_crisis_during_handoff_is_answered_in_spanish(live_stack, visitor):
+    v = visitor()
+    ask_for_a_person(v)
+    v.drain()
+    v.say("mi hermano se tomo todas las pastillas y no despierta")
+    replies = v.replies_until_quiet()
+    escalation = [r["custom"]["escalation"] for r in replies if "custom" in r]
+    assert escalation and escalation[0]["tier"] == "emergency" and escalation[0]["lang"] == "es"
+    assert "Llame al 911" in texts(replies)
+
+
 def test_the_visitor_can_cancel_and_go_back_to_the_bot(live_stack, visitor):
     v = visitor()
     ask_for_a_person(v)

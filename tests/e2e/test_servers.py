@@ -111,6 +111,40 @@ def test_a_question_about_overdose_is_answered_not_escalated(stack):
     replies = say(stack, "e2e-question", "what are the signs of an overdose")
     assert not escalations(replies)
     assert "Source:" in texts(replies)
+    assert texts(replies).endswith("If this is happening to someone right now, call 911.")  # and one line
+
+
+def test_a_question_about_mixing_gets_its_answer_not_911(stack):
+    replies = say(stack, "e2e-mixing", "can i take klonopin with oxycodone")
+    assert not escalations(replies)
+    assert "opioids" in texts(replies) and "This sounds like a medical emergency" not in texts(replies)
+
+
+def test_a_spanish_crisis_gets_spanish_lines_over_socketio(stack):
+    visitor = Visitor(stack["url"])
+    try:
+        visitor.say("mi esposo se tomo todo el frasco de clonazepam y no despierta")
+        replies = visitor.replies_until_quiet()
+    finally:
+        visitor.close()
+    [escalation] = escalations(replies)
+    assert escalation["tier"] == "emergency" and escalation["lang"] == "es"
+    assert [line["phone"] for line in escalation["lines"]][0] == "911"
+    said = texts(replies)
+    assert "Llame al 911" in said and "marque 2" in said
+    assert "no está conectado" in said  # the offline notice, in Spanish too
+
+
+def test_a_first_person_overdose_gets_advice_for_that_person(stack):
+    said = texts(say(stack, "e2e-self", "i took my whole bottle of klonopin 20 min ago"))
+    assert "unlock the door" in said and "stay with the person" not in said
+
+
+def test_a_young_child_who_swallowed_pills_gets_poison_help_first(stack):
+    replies = say(stack, "e2e-child", "my 2 year old got into my purse and ate some of my pills")
+    [escalation] = escalations(replies)
+    assert escalation["tier"] == "emergency" and escalation["lines"][0]["phone"] == "1-800-222-1222"
+    assert texts(replies).startswith("Call Poison Help at 1-800-222-1222 now")
 
 
 def test_outside_hours_a_person_request_books_a_callback(stack):

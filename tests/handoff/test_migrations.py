@@ -21,6 +21,8 @@ from bot.handoff.store import Base, HandoffStore, Status
 # what revision 0002 added; a database made before migrations has none of them
 NEW_IN_0002 = {"ix_staff_messages_handoff", "ix_audit_handoff", "ix_callback_handoff", "ix_transcript_activity",
                "ix_staff_sessions_staff", "ix_staff_sessions_expires"}
+# what revision 0003 added
+NEW_IN_0003 = {("handoff_requests", "crisis_detail")}
 T0 = datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)
 
 
@@ -29,13 +31,16 @@ def engine_for(url):
 
 
 def old_metadata(tables=None) -> MetaData:
-    """The tables as create_all made them before migrations: the models without 0002's indexes."""
+    """The tables as create_all made them before migrations: the models without 0002's indexes
+    and 0003's column."""
     old = MetaData()
     for table in Base.metadata.sorted_tables:
         if tables is None or table.name in tables:
             copy = table.to_metadata(old)
             for index in [index for index in copy.indexes if index.name in NEW_IN_0002]:
                 copy.indexes.discard(index)
+            for column in [c for c in copy.columns if (table.name, c.name) in NEW_IN_0003]:
+                copy._columns.remove(column)
     return old
 
 
@@ -134,7 +139,7 @@ def assert_at_head(url) -> None:
 # --------------------------------------------------------------------------- the revisions
 
 def test_revisions_form_one_line_numbered_in_order():
-    assert migrate.heads() == ("0002",)
+    assert migrate.heads() == ("0003",)
     line = [script.revision for script in migrate.scripts().walk_revisions()]  # newest first
     assert line == [f"{n:04d}" for n in range(len(line), 0, -1)]
     assert migrate.next_revision_id() == f"{len(line) + 1:04d}"
@@ -207,11 +212,11 @@ def test_a_database_from_a_build_with_fewer_tables_gets_the_missing_ones(databas
 def test_downgrade_to_base_and_up_again(database_url):
     HandoffStore(database_url).engine.dispose()
     engine = engine_for(database_url)
-    assert migrate.downgrade(engine, "0001") == (("0002",), ("0001",))
+    assert migrate.downgrade(engine, "0001") == (("0003",), ("0001",))
     assert differences(database_url, old_metadata()) == []
     migrate.downgrade(engine, "base")
     assert table_names(database_url) <= {"alembic_version"}
-    assert migrate.upgrade(engine) == ((), ("0002",))
+    assert migrate.upgrade(engine) == ((), ("0003",))
     engine.dispose()
     assert_at_head(database_url)
 
@@ -240,7 +245,7 @@ def test_auto_migrate_false_refuses_a_database_behind(database_url, monkeypatch,
     with pytest.raises(migrate.SchemaError) as refused:
         HandoffStore(database_url)
     message = str(refused.value)
-    assert "make migrate" in message and "HELPLINE_AUTO_MIGRATE=false" in message and "needs 0002" in message
+    assert "make migrate" in message and "HELPLINE_AUTO_MIGRATE=false" in message and "needs 0003" in message
     assert ("at schema revision 0001" if start == "0001" else "has no schema revision") in message
     assert revisions(database_url) == (("0001",) if start == "0001" else None)  # left as it was
 
@@ -394,16 +399,16 @@ def test_command_line(database_url, capsys):
     assert migrate.main(["--database-url", database_url, "upgrade", "0001"]) == 0
     assert "upgraded from empty to 0001" in capsys.readouterr().out
     assert migrate.main(["--database-url", database_url, "current"]) == 0
-    assert "0001 (behind: this release needs 0002; run `make migrate`)" in capsys.readouterr().out
+    assert "0001 (behind: this release needs 0003; run `make migrate`)" in capsys.readouterr().out
     assert migrate.main(["--database-url", database_url, "upgrade"]) == 0
-    assert "upgraded from 0001 to 0002" in capsys.readouterr().out
+    assert "upgraded from 0001 to 0003" in capsys.readouterr().out
     assert migrate.main(["--database-url", database_url, "upgrade"]) == 0
-    assert "already at 0002" in capsys.readouterr().out
+    assert "already at 0003" in capsys.readouterr().out
     assert migrate.main(["--database-url", database_url, "current"]) == 0
-    assert "0002 (head: up to date)" in capsys.readouterr().out
+    assert "0003 (head: up to date)" in capsys.readouterr().out
     assert migrate.main(["--database-url", database_url, "check"]) == 0
     assert migrate.main(["history"]) == 0
-    assert "0001 -> 0002 (head)" in capsys.readouterr().out
+    assert "0002 -> 0003 (head)" in capsys.readouterr().out
 
 
 def test_command_line_without_a_database(tmp_path, capsys):
@@ -436,10 +441,10 @@ def test_new_revision_file(tmp_path, monkeypatch, capsys):
         engine.dispose()
         assert migrate.main(["--database-url", url, "check"]) == 0
         assert migrate.main(["--database-url", url, "revision", "-m", "Add a thing", "--autogenerate"]) == 0
-        [new] = copy.glob("versions/0003_*.py")
-        assert new.name == "0003_add_a_thing.py"
+        [new] = copy.glob("versions/0004_*.py")
+        assert new.name == "0004_add_a_thing.py"
         source = new.read_text()
-        assert "revision: str = '0003'" in source and "down_revision: Union[str, None] = '0002'" in source
+        assert "revision: str = '0004'" in source and "down_revision: Union[str, None] = '0003'" in source
         assert "def upgrade() -> None:\n    # SQLite" in source and "    pass\n" in source  # nothing differs
         assert "events" not in source
     finally:

@@ -32,26 +32,35 @@ def test_rules_override_the_fallback_intent():
     assert m.get("intent")["name"] == "crisis_suicide"
 
 
-def test_a_question_about_a_crisis_topic_is_left_alone():
+def test_a_question_about_a_crisis_topic_gets_its_answer_and_a_line():
     [m] = crisis_rules().process([message("what are the signs of an overdose", "faq", 0.99)])
-    assert m.get("intent")["name"] == "faq" and m.get("crisis") is None
+    assert m.get("intent")["name"] == "faq" and m.get("crisis")["action"] == "info"  # utter_faq answers
+    slots = {e["entity"]: e["value"] for e in m.get("entities")}
+    assert slots["crisis_line"] == "911" and slots["crisis_language"] == "en"  # then the line
 
 
-def test_classifier_escalates_only_with_crisis_words_the_rules_saw():
+def test_the_classifier_alone_never_escalates_a_crisis_intent():
     ranking = [{"name": "crisis_suicide", "confidence": 0.9}, {"name": "faq", "confidence": 0.1}]
-    # "die" without its distress context: a weak hit the rules alone did not act on
-    [m] = crisis_rules().process([message("everyone dies", "crisis_suicide", 0.9, ranking)])
-    assert m.get("intent")["name"] == "crisis_suicide" and m.get("crisis")["source"] == "classifier"
-    # no crisis words at all: the classifier's guess does not escalate, it asks gently
-    [m] = crisis_rules().process([message("do you keep what i say private", "crisis_suicide", 0.9, ranking)])
-    assert m.get("intent")["name"] == "nlu_fallback" and m.get("crisis") is None
-    assert m.get("crisis_check") == {"tier": "suicide", "confidence": 0.9}
+    [m] = crisis_rules().process([message("how do i pay the bill for my last visit", "crisis_suicide", 0.9, ranking)])
+    assert m.get("intent")["name"] == "nlu_fallback" and m.get("crisis")["action"] == "none"
 
 
-def test_classifier_below_threshold_does_not_escalate():
-    ranking = [{"name": "crisis_suicide", "confidence": 0.4}, {"name": "faq", "confidence": 0.3}]
-    [m] = crisis_rules(classifier_threshold=0.5).process([message("everyone dies", "crisis_suicide", 0.4, ranking)])
-    assert m.get("crisis") is None and m.get("crisis_check") is None
+def test_the_semantic_layer_escalates_without_crisis_words():
+    [m] = crisis_rules().process([message("just wanted someone to know before i go. bye", "goodbye", 0.8)])
+    assert m.get("intent") == {"name": "crisis_suicide", "confidence": 1.0}
+    assert m.get("crisis")["source"] == "classifier" and m.get("crisis")["nearest"]
+
+
+def test_every_screened_message_fills_the_reply_slots():
+    [m] = crisis_rules().process([message("mi hijo no respira, se tomo mis pastillas", "faq", 0.5)])
+    slots = {e["entity"]: e["value"] for e in m.get("entities")}
+    assert slots == {"crisis_situation": m.get("crisis")["situation"], "crisis_language": "es"}  # no line: a crisis
+    assert m.get("intent")["name"] == "crisis_emergency"
+
+
+def test_a_button_payload_is_not_screened():
+    [m] = crisis_rules().process([message("/request_human", "request_human")])
+    assert m.get("crisis") is None and m.get("intent")["name"] == "request_human"
 
 
 def test_empty_text_is_ignored():

@@ -140,9 +140,10 @@ def hub(tmp_path):
 
 
 @pytest.mark.parametrize("parse, answer", [
-    ({"intent": {"name": "crisis_suicide"}, "crisis": {"tier": "suicide", "triggers": ["kill myself"]}}, True),
-    ({"intent": {"name": "nlu_fallback"}, "crisis_check": {"tier": "suicide", "confidence": 0.8}}, True),
-    ({"intent": {"name": "faq_withdrawal"}}, False),
+    ({"intent": {"name": "crisis_suicide"}, "crisis": {"action": "escalate", "tier": "suicide"}}, True),
+    ({"intent": {"name": "crisis_check"}, "crisis": {"action": "check", "tier": "check"}}, True),
+    ({"intent": {"name": "faq"}, "crisis": {"action": "info", "tier": "emergency"}}, False),
+    ({"intent": {"name": "faq"}, "crisis": {"action": "none", "tier": None}}, False),
     ({"intent": {"name": "greet"}, "crisis": None}, False),
     (None, True),  # the model cannot screen it (not loaded): answered rather than dropped
 ])

@@ -7,7 +7,6 @@ import json
 import pytest
 
 from bot.channels.rest import MAX_BODY_BYTES, BadInput, must_answer, read_message
-from bot.nlu.crisis import CHECK_KEY, CRISIS_KEY
 
 
 def body(**fields) -> bytes:
@@ -62,15 +61,53 @@ class FakeAgent:
         return self.parse
 
 
+class FakeTrackerStore:
+    def __init__(self, events=(), fails=False) -> None:
+        self.events, self.fails = list(events), fails
+
+    async def retrieve(self, sender):
+        if self.fails:
+            raise RuntimeError("the database is down")
+        from rasa.shared.core.trackers import DialogueStateTracker
+
+        return DialogueStateTracker.from_events(sender, self.events) if self.events else None
+
+
+def asked_if_safe():
+    from rasa.shared.core.events import BotUttered, UserUttered
+
+    return [UserUttered("i want to die"),
+            BotUttered("Are you safe right now?", {"custom": {"escalation": {"tier": "suicide", "lines": []}}})]
+
+
+def with_store(agent, store):
+    agent.tracker_store = store
+    return agent
+
+
 @pytest.mark.parametrize("agent, text, answered", [
     (FakeAgent({"intent": {"name": "faq"}}), "is klonopin addictive", False),
-    (FakeAgent({"intent": {"name": "faq"}, CRISIS_KEY: {"tier": "overdose"}}), "he took all of them", True),
-    (FakeAgent({"intent": {"name": "faq"}, CHECK_KEY: True}), "i dont see the point", True),
-    (FakeAgent({"intent": {"name": "deny"}}), "nope", True),
-    (FakeAgent({"intent": {"name": "faq"}}), "no I'm not", True),  # an answer to "Are you safe?"
+    (FakeAgent({"intent": {"name": "faq"}, "crisis": {"action": "escalate", "tier": "emergency"}}),
+     "he took all of them", True),
+    (FakeAgent({"intent": {"name": "crisis_check"}, "crisis": {"action": "check", "tier": "check"}}),
+     "i dont see the point", True),
+    (FakeAgent({"intent": {"name": "faq"}, "crisis": {"action": "info", "tier": "emergency"}}),
+     "what are the signs of an overdose", False),
     (FakeAgent(ready=False), "is klonopin addictive", True),  # not screened: answered
     (FakeAgent(fails=True), "is klonopin addictive", True),
     (None, "is klonopin addictive", True),
 ])
 def test_over_the_flood_limit_only_what_may_be_a_crisis_is_answered(agent, text, answered):
-    assert asyncio.run(must_answer(agent, text)) is answered
+    assert asyncio.run(must_answer(agent, "sender", text)) is answered
+
+
+@pytest.mark.parametrize("store, text, answered", [
+    (FakeTrackerStore(asked_if_safe()), "nope", True),          # an answer to "Are you safe right now?"
+    (FakeTrackerStore(asked_if_safe()), "no I'm not", True),
+    (FakeTrackerStore(), "nope", False),                        # a "no" to nothing in particular
+    (FakeTrackerStore([]), "no I'm not", False),
+    (FakeTrackerStore(fails=True), "nope", True),               # cannot tell: answered
+])
+def test_a_no_is_answered_over_the_limit_only_after_are_you_safe(store, text, answered):
+    agent = with_store(FakeAgent({"intent": {"name": "deny"}}), store)
+    assert asyncio.run(must_answer(agent, "sender", text)) is answered

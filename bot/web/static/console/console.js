@@ -16,8 +16,10 @@
   var TIER_LABELS = {
     emergency: "EMERGENCY",
     suicide: "SUICIDE RISK",
-    medical: "MEDICAL"
+    medical: "MEDICAL",
+    check: "CHECK-IN"
   };
+  var LANGUAGE_TEXT = { en: "English", es: "Spanish" };
   var ALERT_TIERS = { emergency: true, suicide: true };
   var OPEN_STATUSES = { waiting: true, claimed: true };
   var STATUS_TEXT = {
@@ -917,6 +919,14 @@
       summaryRow(list, "Reason", REASON_TEXT[handoff.reason] || asText(handoff.reason), "summary-reason");
     }
 
+    var detail = summary.crisis_detail || handoff.crisis_detail;
+    if (detail && detail.reason) {
+      summaryRow(list, "Why", asText(detail.reason), "summary-why");
+    }
+    if (detail && LANGUAGE_TEXT[detail.language]) {
+      summaryRow(list, "Language", LANGUAGE_TEXT[detail.language], "summary-language");
+    }
+
     var phrases = triggerPhrases();
     var phraseNode = document.createDocumentFragment();
     if (phrases.length) {
@@ -1169,6 +1179,25 @@
     });
     socket.on("queue_changed", refreshQueue);
     socket.on("transcript", onTranscriptEvent);
+    socket.on("crisis_alert", onCrisisAlert);
+  }
+
+  /** A visitor in a live chat wrote something the crisis screen escalated: alert whoever has
+   * it open (the summary's tier, triggers and reason are reloaded), and the queue. */
+  function onCrisisAlert(data) {
+    if (!data || typeof data !== "object") {
+      return;
+    }
+    var label = tierLabel(data.tier);
+    var isOpen = state.openId && state.open && (String(data.handoff_id) === state.openId ||
+      data.conversation_id === state.open.handoff.conversation_id);
+    if (isOpen) {
+      beep();
+      flashTitle(label + " in this chat");
+      announce(label + " in the open chat" + (data.reason ? ": " + asText(data.reason).slice(0, 160) : "."));
+      loadConversation(state.openId, false);
+    }
+    refreshQueue();
   }
 
   // ---------------------------------------------------------------------------

@@ -42,16 +42,40 @@
   var TYPING_TIMEOUT_MS = 15000;
   var OFFLINE_AFTER_MS = 4000; // a dropped connection counts as "offline" if not back by then
 
-  var TIER_ORDER = ["emergency", "suicide", "medical"]; // most urgent first
-  var TIER_TITLES = {
-    emergency: "Emergency: call 911 now",
-    suicide: "You are not alone: call or text 988",
-    medical: "Get medical care now"
+  // most urgent first; "check": the assistant was unsure and asked whether the visitor is safe
+  var TIER_ORDER = ["emergency", "suicide", "medical", "check"];
+  // the emergency bar's own words, in the language of the crisis reply (escalation.lang)
+  var BAR_TEXT = {
+    en: {
+      titles: {
+        emergency: "Emergency: call 911 now",
+        suicide: "You are not alone: call or text 988",
+        medical: "Get medical care now",
+        check: "If you need help now: 988 or 911"
+      },
+      fallbackTitle: "Get help now",
+      call: "Call ",
+      text: "Text ",
+      newTab: " (opens in a new tab)"
+    },
+    es: {
+      titles: {
+        emergency: "Emergencia: llame al 911 ahora",
+        suicide: "No está solo: llame o envíe texto al 988",
+        medical: "Busque atención médica ahora",
+        check: "Si necesita ayuda ahora: 988 o 911"
+      },
+      fallbackTitle: "Busque ayuda ahora",
+      call: "Llamar al ",
+      text: "Texto al ",
+      newTab: " (se abre en otra pestaña)"
+    }
   };
   var DEFAULT_LINES = {
     emergency: [{ name: "Emergency services", phone: "911" }],
     suicide: [{ name: "988 Suicide & Crisis Lifeline", phone: "988", sms: "988" }],
-    medical: [{ name: "Emergency services", phone: "911" }]
+    medical: [{ name: "Emergency services", phone: "911" }],
+    check: [{ name: "988 Suicide & Crisis Lifeline", phone: "988", sms: "988" }, { name: "Emergency services", phone: "911" }]
   };
 
   var script = document.currentScript || findOwnScript();
@@ -847,7 +871,8 @@
     if (!lines.length && tier) {
       lines = cleanLines(DEFAULT_LINES[tier]);
     }
-    var next = { tier: tier, lines: lines };
+    var lang = BAR_TEXT[incoming.lang] ? incoming.lang : (current && current.lang) || "en";
+    var next = { tier: tier, lines: lines, lang: lang };
     if (!current) {
       return next;
     }
@@ -862,7 +887,8 @@
         merged.push(line);
       }
     });
-    return { tier: first.tier || second.tier, lines: merged };
+    // the newest reply's language: the visitor may have switched
+    return { tier: first.tier || second.tier, lines: merged, lang: lang };
   }
 
   function addEscalation(raw) {
@@ -881,13 +907,15 @@
       bar = h("div", { class: "hw-emergency", "data-testid": "emergency-bar", role: "alert" });
       els.emergencyBar = bar;
     }
+    var words = BAR_TEXT[escalation.lang] || BAR_TEXT.en;
     bar.setAttribute("data-tier", escalation.tier || "other");
+    bar.setAttribute("lang", escalation.lang === "es" ? "es" : "en");
     while (bar.firstChild) {
       bar.removeChild(bar.firstChild);
     }
     bar.appendChild(h("p", {
       class: "hw-emergency__title",
-      text: TIER_TITLES[escalation.tier] || "Get help now"
+      text: words.titles[escalation.tier] || words.fallbackTitle
     }));
     var list = h("ul", { class: "hw-emergency__lines" });
     escalation.lines.forEach(function (line) {
@@ -901,7 +929,7 @@
           class: "hw-emergency__link",
           "data-testid": "emergency-call",
           href: "tel:" + dialable(line.phone),
-          text: "Call " + line.phone
+          text: words.call + line.phone
         }));
       }
       if (line.sms && dialable(line.sms)) {
@@ -909,7 +937,7 @@
           class: "hw-emergency__link",
           "data-testid": "emergency-text",
           href: "sms:" + dialable(line.sms),
-          text: "Text " + line.sms
+          text: words.text + line.sms
         }));
       }
       if (line.url) {
@@ -921,7 +949,7 @@
           rel: "noopener noreferrer"
         }, [
           line.url.replace(/^https?:\/\//, "").replace(/\/$/, ""),
-          srOnly(" (opens in a new tab)")
+          srOnly(words.newTab)
         ]));
       }
       item.appendChild(actions);
@@ -941,7 +969,7 @@
     try {
       var data = JSON.parse(saved);
       if (data && typeof data === "object" && Array.isArray(data.lines)) {
-        escalation = { tier: data.tier || null, lines: cleanLines(data.lines) };
+        escalation = { tier: data.tier || null, lines: cleanLines(data.lines), lang: BAR_TEXT[data.lang] ? data.lang : "en" };
         renderEscalation();
       }
     } catch (e) {
