@@ -95,6 +95,19 @@ def test_a_visitor_in_crisis_sees_the_emergency_bar_with_working_links(live_stac
     wait_for_bot_text(page, "911")
 
 
+def test_a_spanish_crisis_gets_the_emergency_bar_in_spanish_on_a_phone(live_stack, context):
+    page = open_widget(context(**PHONE).new_page(), live_stack["url"])
+    send(page, "mi hermano se tomo todo el frasco de pastillas y no respira")
+    bar = page.locator('[data-testid="emergency-bar"]')
+    bar.wait_for()
+    assert bar.get_attribute("lang") == "es" and bar.get_attribute("data-tier") == "emergency"
+    assert "Emergencia: llame al 911 ahora" in bar.inner_text()
+    assert bar.locator('a[href="tel:911"]').inner_text() == "Llamar al 911"
+    wait_for_bot_text(page, "Llame al 911")
+    page.screenshot(path=str(ARTIFACTS / "widget-phone-es.png"))
+    assert page.evaluate(CONTRAST, "#helpline-widget") == []
+
+
 def test_the_basic_lines_stay_reachable_without_a_connection(live_stack, context):
     ctx = context()
     page = open_widget(ctx.new_page(), live_stack["url"])
