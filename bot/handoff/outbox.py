@@ -38,7 +38,7 @@ from bot import PROJECT_ROOT
 logger = logging.getLogger(__name__)
 
 DEFAULT_SPOOL = PROJECT_ROOT / "var" / "outbox"
-REQUEST_KEYS = {"conversation_id", "reason", "tier", "triggers", "message_text", "live"}
+REQUEST_KEYS = {"conversation_id", "reason", "tier", "triggers", "message_text", "live", "detail"}
 PARTIAL_SECONDS = 60.0  # a file still being written is younger
 
 

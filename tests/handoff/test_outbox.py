@@ -141,6 +141,25 @@ def test_a_server_takes_what_no_running_server_holds(tmp_path):
     assert sorted(p.name for p in spool.iterdir()) == ["2-bb.json", "3-cc.bad", "4-dd.bad", "5-ee.partial"]
 
 
+def test_a_kept_request_keeps_the_crisis_screens_reason(tmp_path):
+    """The reason staff are shown (bot/crisis/decide.py staff_detail) survives a restart."""
+    spool = tmp_path / "outbox"
+    spool.mkdir()
+    detail = {"action": "escalate", "tier": "emergency", "reason": "rule not_breathing matched", "language": "es"}
+    request_file(spool, "1-aa.json", {"conversation_id": "c", "reason": "crisis", "tier": "emergency",
+                                      "detail": detail})
+    database = FlakyDatabase()
+
+    async def scenario():
+        outbox = HandoffOutbox(database.write, retry_seconds=0.05, spool=spool)
+        outbox.recover()
+        await drained(outbox)
+
+    run(scenario)
+    assert [row.get("detail") for row in database.rows] == [detail]
+    assert list(spool.iterdir()) == []
+
+
 def test_a_server_looks_again_while_it_runs(tmp_path):
     spool = tmp_path / "outbox"
     spool.mkdir()
