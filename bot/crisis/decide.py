@@ -51,6 +51,8 @@ INTENTS = {**{f"crisis_{tier}": tier for tier in TIERS}, "crisis_check": CHECK_T
 LINE_SLOT = "crisis_line"     # only a question asked for information gets it (its FAQ answer, then the line)
 SLOT_ENTITIES = ("crisis_situation", "crisis_language", LINE_SLOT)
 
+# signs that call for 911 first, whoever it is: the bystander advice, never "Poison Help first"
+DANGER_RULES = {"not_breathing", "unresponsive", "blue_lips", "wont_wake", "seizure_now", "es_not_breathing"}
 # a young child, in English and Spanish (the classifier's "who" is the other half of this)
 _CHILD = re.compile(
     r"\b(toddler|baby|infant|preschooler|little (one|boy|girl)|(my|our|the) (kid|child|\d\s?yo)\b"
@@ -160,8 +162,11 @@ class CrisisScreen:
         else:
             decision.reason = "no crisis words" if score is None else f"classifier: {score.crisis:.2f}"
         if decision.action == ESCALATE_ACTION and decision.tier == "emergency":
+            danger = bool(DANGER_RULES & set(rules.rules))
             child = _CHILD.search(folded) or (score is not None and score.who == "child")
-            decision.situation = "child" if child else (score.who if score is not None else "other")
+            who = score.who if score is not None else "other"
+            decision.situation = "other" if danger and (child or who == "other") else (
+                "child" if child else who)
         return decision
 
 

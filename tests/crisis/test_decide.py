@@ -138,6 +138,15 @@ def test_emergency_advice_fits_the_situation(screen, text, situation):
     assert (decision.action, decision.tier, decision.situation) == ("escalate", "emergency", situation)
 
 
+@pytest.mark.parametrize("text", [
+    "mi hijo no despierta, se tomo todas mis pastillas",
+    "my 3 year old swallowed some pills and now she wont wake up",
+])
+def test_a_child_who_will_not_wake_gets_911_first_not_poison_help(screen, text):
+    decision = screen.screen(text)
+    assert (decision.action, decision.tier, decision.situation) == ("escalate", "emergency", "other")
+
+
 @pytest.mark.parametrize("text, tier", [
     ("mi esposo se tomo todo el frasco de clonazepam y no despierta", "emergency"),
     ("ya no aguanto mas, me quiero morir", "suicide"),
