@@ -262,6 +262,11 @@ def test_widget_and_console_text_meet_aa_contrast(live_stack, context):
     queue_item(console, "lips are blue").click()  # the crisis put the conversation in the queue
     console.locator('[data-testid="summary"]').wait_for()
     console.locator('[data-testid="transcript-message"]').first.wait_for()
+    # why the screen escalated, and the visitor's language, for the staff member
+    why = console.locator('[data-testid="summary-why"]')
+    assert "rule" in why.inner_text() and "lips are blue" in why.inner_text()
+    assert console.locator('[data-testid="summary-language"]').inner_text() == "English"
+    console.screenshot(path=str(ARTIFACTS / "console-crisis-summary.png"))
     assert console.evaluate(CONTRAST, "body") == []
 
 
