@@ -81,10 +81,10 @@ PIP_AUDIT := build/audit/bin/pip-audit
 PIP_AUDIT_VERSION := 2.10.1
 AUDIT_IGNORE :=
 
-audit: ## known vulnerabilities in requirements.lock (pip-audit; fails when a package could not be checked)
+audit: ## known vulnerabilities in requirements.lock and requirements-embed.lock (pip-audit; fails when a package could not be checked)
 	@test -x $(PIP_AUDIT) || { "$$(scripts/find-python310)" -m venv build/audit && \
 		build/audit/bin/pip install --quiet "pip-audit==$(PIP_AUDIT_VERSION)"; }
-	$(PIP_AUDIT) -r requirements.lock --no-deps --disable-pip --strict --progress-spinner off --desc on $(AUDIT_IGNORE)
+	$(PIP_AUDIT) -r requirements.lock -r requirements-embed.lock --no-deps --disable-pip --strict --progress-spinner off --desc on $(AUDIT_IGNORE)
 
 crisis-report: crisis-model ## crisis screen on the FROZEN test split (per tier, language, kind) and the rules' labelled set
 	@$(PY) -m bot.crisis.report
