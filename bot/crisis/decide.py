@@ -43,7 +43,8 @@ ESCALATE = 0.75               # semantic classifier: escalate at or above (dev s
 CHECK = 0.40                  # semantic classifier: check in at or above (dev split)
 VETO = 0.40                   # below this, a weak rule's match is read as a question, not a crisis (dev split)
 SPANISH = 0.50                # lingua's Spanish confidence from which a message is answered in Spanish
-MIN_WORDS = 3                 # a shorter message does not change the language of the replies
+MIN_WORDS = 3                 # a shorter message changes the language of the replies only when sure
+SHORT_SURE = 0.90
 
 ESCALATE_ACTION, CHECK_ACTION, INFO_ACTION, NONE_ACTION = "escalate", "check", "info", "none"
 CHECK_TIER = "check"          # the staff queue's tier for a check-in (below every crisis tier)
@@ -54,11 +55,24 @@ SLOT_ENTITIES = ("crisis_situation", "crisis_language", LINE_SLOT)
 # signs that call for 911 first, whoever it is: the bystander advice, never "Poison Help first"
 DANGER_RULES = {"not_breathing", "unresponsive", "blue_lips", "wont_wake", "seizure_now", "es_not_breathing"}
 # a young child, in English and Spanish (the classifier's "who" is the other half of this)
-_CHILD = re.compile(
-    r"\b(toddler|baby|infant|preschooler|little (one|boy|girl)|(my|our|the) (kid|child|\d\s?yo)\b"
-    r"|([1-6]|one|two|three|four|five|six)[- ]?(year|yr|y/?o)s?[- ]?old|bebe|nene|nena|beba|chiquit[oa]|"
-    r"ni[nñ][oa] de ([1-6]|dos|tres|cuatro|cinco|seis)|(hij[oa]|niñ[oa]|nin[oa]) (de|tiene) ([1-6]|dos|tres|cuatro|"
-    r"cinco|seis) a[nñ]os|([1-6]|dos|tres|cuatro|cinco|seis) (años|anos|añitos|anitos))\b")
+_AGE = r"([1-6](\.5)?|one|two|three|four|five|six|\d{1,2} ?months?|uno|un|dos|tres|cuatro|cinco|seis|\d{1,2} ?mes(es)?)"
+_CHILD = re.compile("|".join([
+    r"\b(toddler|baby|infant|preschooler|kiddo|grandbaby|crib|daycare|diaper)s?\b",
+    r"\blittle (one|boy|girl|guy)\b",
+    r"\b([1-6]|one|two|three|four|five|six)[- ]?(year|yr|y/?o)s?[- ]?old\b", r"\b[1-6] ?y/?o\b",
+    r"\b\d{1,2} ?months?( old)?\b",
+    # "my daughter is three", "my son (4)", "son is 2.5", "shes 4", "mis gemelos de 3", "tiene 3"
+    r"\b(son|daughter|niece|nephew|grandson|granddaughter|kid|child|twins?|boy|girl)( is|,)? \(?" + _AGE + r"\b",
+    r"\b(he|she|hes|shes|he's|she's|he is|she is|tiene) " + _AGE + r"\b",
+    r"\bkid (swallowed|ate|got into|chewed|took)\b",
+    r"\b(hij[oa]|nin[oa]|nene|nena|bebe|beba|chamac\w*|chamaquit[oa]|gemel[oa]s|niet[oa]|sobrin[oa]) de " + _AGE + r"\b",
+    r"\b(el|la|mi|mis|los|las) (nin[oa]s?|nene|nena|bebe|beba)\b",
+    r"\b(bebe|nene|nena|beba|chiquit[oa]|chamaquit[oa]|hijit[oa]|nietecit[oa])\b",
+    r"\b" + _AGE + r" (anos|anitos|añitos)\b",
+]))
+# a subject who is someone else, and words about the writer (whom an emergency is about, with the classifier's "who")
+_OTHER = re.compile(r"\b(he|she|hes|shes|he's|she's|they|theyre|someone|somebody|el|ella|alguien)\b")
+_SELF = re.compile(r"\b(i|im|i'm|ive|i've|me|myself|yo|estoy|tome|me tome)\b")
 # answers to "Are you safe right now?" that mean no
 _NOT_SAFE = re.compile(r"^\s*(no+|nope|nah|not really|i'?m not|im not|not safe|no i'?m not|no estoy|no me siento)\b",
                        re.I)
@@ -111,11 +125,13 @@ class CrisisScreen:
         self.language = language or spanish_confidence
 
     def language_of(self, text: str) -> Optional[str]:
-        """es or en; None for a message of one or two words ("no", "ok", "si"): the conversation's
-        language stays as it was."""
+        """es or en. A message of one or two words ("no", "ok", "si") says which only when the
+        detector is sure ("quiero morir"); otherwise None, and the conversation's language stays
+        as it was (English at the start: the slot's initial value)."""
+        confidence = self.language(text)
         if len(re.findall(r"[^\W\d_]{2,}", text)) < MIN_WORDS:
-            return None
-        return "es" if self.language(text) >= SPANISH else "en"
+            return "es" if confidence >= SHORT_SURE else ("en" if confidence <= 1 - SHORT_SURE else None)
+        return "es" if confidence >= SPANISH else "en"
 
     def screen(self, text: str) -> Decision:
         text = text or ""
@@ -128,7 +144,7 @@ class CrisisScreen:
             rules = self.detector.detect(single)
         decision = Decision(language=self.language_of(text))
         score = None
-        if self.semantic is not None:
+        if self.semantic is not None and re.search(r"[^\W\d_]", text):  # emoji or digits alone: the rules
             try:
                 score = self.semantic.score(text, _signals(rules))
             except Exception:  # the rules still decide; a missed semantic score is logged loudly
@@ -162,12 +178,22 @@ class CrisisScreen:
         else:
             decision.reason = "no crisis words" if score is None else f"classifier: {score.crisis:.2f}"
         if decision.action == ESCALATE_ACTION and decision.tier == "emergency":
-            danger = bool(DANGER_RULES & set(rules.rules))
-            child = _CHILD.search(folded) or (score is not None and score.who == "child")
-            who = score.who if score is not None else "other"
-            decision.situation = "other" if danger and (child or who == "other") else (
-                "child" if child else who)
+            decision.situation = _situation(folded, rules, score)
         return decision
+
+
+def _situation(folded: str, rules, score) -> str:
+    """self, other or child, for the emergency reply. A young child only when the message says
+    so (the child reply sends Poison Help first); signs of danger now (not breathing, will not
+    wake, seizing) always get the 911-first reply, for the writer or for someone else."""
+    danger = bool(DANGER_RULES & set(rules.rules))
+    other_words = bool(_OTHER.search(folded))
+    if _CHILD.search(folded) and not danger:
+        return "child"
+    who = score.who if score is not None else ("self" if _SELF.search(folded) else "other")
+    if who == "self" and not other_words:
+        return "self"
+    return "other"
 
 
 def _signals(result) -> List[float]:
@@ -225,6 +251,10 @@ def load(patterns_path=None, semantic_path=None) -> CrisisScreen:
         except SemanticError as problem:
             logger.critical("%s. Until then only the crisis rules screen messages.", problem)
             semantic = None
+        except Exception:  # a damaged file or encoder: the rules still screen every message
+            logger.critical("the semantic crisis classifier could not be loaded from %s; only the crisis "
+                            "rules screen messages. Run `make crisis-model`.", semantic_file, exc_info=True)
+            semantic = None
         _lingua()
         _SCREENS.clear()
         _SCREENS[key] = CrisisScreen(detector, semantic)
@@ -262,6 +292,16 @@ def says_no(parse_or_intent, text: str) -> bool:
 def escalation_tier(data: Optional[Mapping[str, Any]]) -> Optional[str]:
     """The tier of a sent message's escalation payload ({"custom": {"escalation": ...}}), else None."""
     return ((((data or {}).get("custom") or {}).get("escalation")) or {}).get("tier")
+
+
+def language_so_far(sent: Sequence[Optional[Mapping[str, Any]]]) -> str:
+    """The language of the conversation's last crisis reply (its messages' data, oldest first),
+    for a message too short to tell; English when there was none."""
+    for data in reversed(sent):
+        lang = ((((data or {}).get("custom") or {}).get("escalation")) or {}).get("lang")
+        if lang in ("en", "es"):
+            return lang
+    return "en"
 
 
 def asked_if_safe(turns: Sequence[Tuple[str, Optional[str]]]) -> bool:

@@ -201,7 +201,11 @@ class LiveHub:
         updated = await self.db(self.store.request_handoff, conversation_id, "crisis", tier=found["tier"],
                                 triggers=found.get("triggers") or [], message_text=text,
                                 detail=decide.staff_detail(found))
-        await self.send_response(conversation_id, responses.get(reply), decide.slots_of(found))
+        slots = decide.slots_of(found)
+        if "crisis_language" not in slots:  # "no", "ayuda": the language the chat was in
+            transcript = await self.db(self.store.transcript, conversation_id)
+            slots["crisis_language"] = decide.language_so_far([m.data for m in transcript])
+        await self.send_response(conversation_id, responses.get(reply), slots)
         await self.sio.emit("crisis_alert", {"conversation_id": conversation_id, "tier": updated.tier,
                                              "reason": found.get("reason"), "handoff_id": updated.id},
                             namespace=CONSOLE_NAMESPACE, room=STAFF_ROOM)

@@ -81,12 +81,10 @@ class CrisisRules(GraphComponent, IntentClassifier):
         entities += [{"entity": name, "value": value, "start": 0, "end": 0, "extractor": EXTRACTOR}
                      for name, value in slots.items()]
         message.set(ENTITIES, entities, add_to_output=True)
-        if decision.action == decide.INFO_ACTION:
-            return  # the FAQ intent stays: utter_faq answers, then the line (data/rules/crisis.yml)
 
         intent = message.get(INTENT) or {}
         ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != FALLBACK_INTENT]
-        name = decision.intent
+        name = decision.intent  # None for a question asked for information: its intent stays, then the line
         if name is None:
             if intent.get("name") in decide.INTENTS:  # the statistical classifier alone never escalates
                 message.set(INTENT, {"name": FALLBACK_INTENT, "confidence": intent.get("confidence", 0.0)},

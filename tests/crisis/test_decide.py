@@ -245,3 +245,50 @@ def test_a_no_counts_only_right_after_are_you_safe():
     assert not decide.asked_if_safe([("bot", "suicide"), ("visitor", None)])
     assert not decide.asked_if_safe([("visitor", None), ("bot", "emergency")])
     assert not decide.asked_if_safe([])
+
+
+# -- found in review: the reply's language and situation on short or unusual messages ----------
+
+@pytest.mark.parametrize("text, language", [("quiero morir", "es"), ("tomé 30 pastillas", "es"),
+                                            ("no", None), ("ok", None)])
+def test_a_short_message_says_its_language_only_when_sure(screen, text, language):
+    assert screen.screen(text).language == language
+
+
+def test_the_first_reply_defaults_to_english_and_a_spanish_chat_keeps_spanish():
+    domain = yaml.safe_load((DOMAIN / "crisis.yml").read_text())
+    assert domain["slots"]["crisis_language"]["initial_value"] == "en"
+    sent = [{"custom": {"escalation": {"tier": "suicide", "lang": "es"}}}, None, {"text": "x"}]
+    assert decide.language_so_far(sent) == "es" and decide.language_so_far([]) == "en"
+
+
+@pytest.mark.parametrize("text, situation", [
+    ("my brother swallowed a whole bottle of klonopin", "other"),   # no child named: not the child reply
+    ("my 16 year old took a bunch of pills on purpose", "other"),
+    ("i overdosed on my klonopin", "self"),
+])
+def test_whom_an_emergency_is_about(screen, text, situation):
+    decision = screen.screen(text)
+    assert (decision.action, decision.tier, decision.situation) == ("escalate", "emergency", situation)
+
+
+def test_rules_alone_tell_the_writer_from_someone_else(detector):
+    rules_only = decide.CrisisScreen(detector, None, language=lambda text: 0.0)
+    assert rules_only.screen("i took 30 pills and i cant breathe").situation == "self"
+    assert rules_only.screen("he took 30 pills and he cant breathe").situation == "other"
+
+
+def test_emoji_alone_never_reaches_the_classifier(detector):
+    class Refuses:
+        def score(self, text, signals):
+            raise AssertionError("scored")
+
+    screen = decide.CrisisScreen(detector, Refuses(), language=lambda text: 0.0)
+    assert screen.screen("🙂 " * 700).action == "none"
+
+
+def test_a_damaged_classifier_file_leaves_the_rules(tmp_path):
+    broken = tmp_path / "semantic.npz"
+    broken.write_bytes(b"PK\x03\x04 not really a zip file")
+    screen = decide.load(semantic_path=broken)
+    assert screen.semantic is None and screen.screen("he is not breathing").tier == "emergency"
