@@ -39,8 +39,22 @@ def screen():
     return decide.load()
 
 
+class Raises:
+    """A classifier that fails on every message."""
+
+    def __init__(self, problem: Exception) -> None:
+        self.problem = problem
+
+    def score(self, text, signals):
+        raise self.problem
+
+
+def english_screen(detector, semantic):
+    return decide.CrisisScreen(detector, semantic, language=lambda text: 0.0)
+
+
 def fixed(detector, crisis, **kwargs):
-    return decide.CrisisScreen(detector, FixedScore(crisis, **kwargs), language=lambda text: 0.0)
+    return english_screen(detector, FixedScore(crisis, **kwargs))
 
 
 # -- the bands ---------------------------------------------------------------------------
@@ -88,17 +102,13 @@ def test_a_weak_rule_the_classifier_rejects_becomes_a_question_with_its_line(det
 
 
 def test_without_a_classifier_the_rules_still_decide(detector):
-    rules_only = decide.CrisisScreen(detector, None, language=lambda text: 0.0)
+    rules_only = english_screen(detector, None)
     assert rules_only.screen("she took all her pills and wont wake up").action == "escalate"
     assert rules_only.screen("how long is rehab").action == "none"
 
 
 def test_a_failing_classifier_leaves_the_rules(detector):
-    class Broken:
-        def score(self, text, signals):
-            raise RuntimeError("boom")
-
-    screen = decide.CrisisScreen(detector, Broken(), language=lambda text: 0.0)
+    screen = english_screen(detector, Raises(RuntimeError("boom")))
     assert screen.screen("he is not breathing").tier == "emergency"
 
 
@@ -273,18 +283,21 @@ def test_whom_an_emergency_is_about(screen, text, situation):
 
 
 def test_rules_alone_tell_the_writer_from_someone_else(detector):
-    rules_only = decide.CrisisScreen(detector, None, language=lambda text: 0.0)
+    rules_only = english_screen(detector, None)
     assert rules_only.screen("i took 30 pills and i cant breathe").situation == "self"
     assert rules_only.screen("he took 30 pills and he cant breathe").situation == "other"
 
 
 def test_emoji_alone_never_reaches_the_classifier(detector):
-    class Refuses:
-        def score(self, text, signals):
-            raise AssertionError("scored")
+    # the screen catches a classifier's failure (the rules decide), so count the calls instead
+    calls = []
 
-    screen = decide.CrisisScreen(detector, Refuses(), language=lambda text: 0.0)
-    assert screen.screen("🙂 " * 700).action == "none"
+    class Counts:
+        def score(self, text, signals):
+            calls.append(text)
+            raise RuntimeError("scored")
+
+    assert english_screen(detector, Counts()).screen("🙂 " * 700).action == "none" and calls == []
 
 
 def test_a_damaged_classifier_file_leaves_the_rules(tmp_path):
