@@ -305,3 +305,10 @@ def test_a_damaged_classifier_file_leaves_the_rules(tmp_path):
     broken.write_bytes(b"PK\x03\x04 not really a zip file")
     screen = decide.load(semantic_path=broken)
     assert screen.semantic is None and screen.screen("he is not breathing").tier == "emergency"
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_a_no_to_the_check_in_still_gets_988_for_someone_not_okay(responses, language):
+    # "no estoy bien" and "not okay" are heard as "no": the reply must serve them too
+    text = decide.reply(responses, "utter_crisis_check_in_ok", {"crisis_language": language})["text"]
+    assert "988" in text and ("not okay" in text or "no se siente bien" in text)
