@@ -21,9 +21,9 @@ def tier_just_sent(tracker: Tracker) -> Optional[str]:
     for event in reversed(tracker.events):
         if event.get("event") == "user":
             return None
-        escalation = ((event.get("data") or {}).get("custom") or {}).get("escalation") or {}
-        if event.get("event") == "bot" and escalation.get("tier"):
-            return escalation["tier"]
+        tier = decide.escalation_tier(event.get("data"))
+        if event.get("event") == "bot" and tier:
+            return tier
     return None
 
 

@@ -88,9 +88,9 @@ class WebChatOutput(OutputChannel):
 
     async def _send(self, recipient_id: Text, text: Text, data: Optional[Dict[str, Any]] = None) -> None:
         await self.hub.to_visitor(recipient_id, "bot", text, data=data)
-        escalation = ((data or {}).get("custom") or {}).get("escalation")
-        if isinstance(escalation, dict) and escalation.get("tier"):
-            self.escalation_tier = escalation["tier"]
+        tier = decide.escalation_tier(data)
+        if tier:
+            self.escalation_tier = tier
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
         for part in text.strip().split("\n\n"):

@@ -137,9 +137,10 @@ class CrisisScreen:
         text = text or ""
         if not text.strip():
             return Decision(reason="empty message")
-        folded = _fold_repeats(normalise(text))
+        normal = normalise(text)
+        folded = _fold_repeats(normal)
         rules = self.detector.detect(folded)
-        single = _fold_repeats(normalise(text), keep=1)  # "breathinggg" -> "breathing", where two letters were not enough
+        single = _fold_repeats(normal, keep=1)  # "breathinggg" -> "breathing", where two letters were not enough
         if single != folded and not rules.is_crisis:
             rules = self.detector.detect(single)
         decision = Decision(language=self.language_of(text))
@@ -289,16 +290,22 @@ def says_no(parse_or_intent, text: str) -> bool:
     return intent == "deny" or bool(_NOT_SAFE.match(text or ""))
 
 
+def escalation_of(data: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """A sent message's escalation payload ({"custom": {"escalation": ...}}), else {}."""
+    escalation = ((data or {}).get("custom") or {}).get("escalation")
+    return escalation if isinstance(escalation, dict) else {}
+
+
 def escalation_tier(data: Optional[Mapping[str, Any]]) -> Optional[str]:
-    """The tier of a sent message's escalation payload ({"custom": {"escalation": ...}}), else None."""
-    return ((((data or {}).get("custom") or {}).get("escalation")) or {}).get("tier")
+    """The tier of a sent message's escalation payload, else None."""
+    return escalation_of(data).get("tier")
 
 
 def language_so_far(sent: Sequence[Optional[Mapping[str, Any]]]) -> str:
     """The language of the conversation's last crisis reply (its messages' data, oldest first),
     for a message too short to tell; English when there was none."""
     for data in reversed(sent):
-        lang = ((((data or {}).get("custom") or {}).get("escalation")) or {}).get("lang")
+        lang = escalation_of(data).get("lang")
         if lang in ("en", "es"):
             return lang
     return "en"

@@ -40,17 +40,6 @@ def _rate(part: int, whole: int) -> str:
     return f"{part}/{whole} = {part / whole:.3f}" if whole else "-"
 
 
-def summary(rows: Sequence[Row]) -> Dict[str, float]:
-    crisis = [(i, d) for i, d in rows if i.crisis]
-    negatives = [(i, d) for i, d in rows if not i.crisis]
-    return {
-        "recall": sum(d.action == ESCALATE_ACTION for _, d in crisis) / max(1, len(crisis)),
-        "recall_or_check": sum(d.is_crisis for _, d in crisis) / max(1, len(crisis)),
-        "false_escalations": sum(d.action == ESCALATE_ACTION for _, d in negatives) / max(1, len(negatives)),
-        "false_any": sum(d.is_crisis for _, d in negatives) / max(1, len(negatives)),
-    }
-
-
 def print_report(rows: Sequence[Row], times: Sequence[float], title: str) -> None:
     crisis = [(i, d) for i, d in rows if i.crisis]
     negatives = [(i, d) for i, d in rows if not i.crisis]
