@@ -11,6 +11,9 @@ The decision, in order:
    escalates. A weak rule's match ("mixing", "too many" with a word about taking) escalates too,
    unless the classifier is nearly sure the message is no crisis (below ``VETO``): then it is
    answered as a question asked for information, with its line.
+   **Contested** messages (words about the past, "just to be prepared", "lol"; no word saying it is
+   happening now) escalate only when the classifier agrees (at least ``CONTESTED``); otherwise
+   the assistant checks in (3.). Such words lower a rule's match to a check-in, never to silence.
 2. **The semantic classifier** (semantic.py): escalates when the probability that the message is
    a crisis is at least ``ESCALATE`` (tier: its most likely one).
 3. **A check-in** between ``CHECK`` and ``ESCALATE``: the assistant asks directly whether the
@@ -42,6 +45,7 @@ PARSE_KEY = "crisis"          # the decision in a message's parse data; nothing 
 ESCALATE = 0.75               # semantic classifier: escalate at or above (dev split)
 CHECK = 0.40                  # semantic classifier: check in at or above (dev split)
 VETO = 0.40                   # below this, a weak rule's match is read as a question, not a crisis (dev split)
+CONTESTED = 0.85              # a contested message (words about the past, a frame, a joke) escalates from here (dev split)
 SPANISH = 0.50                # lingua's Spanish confidence from which a message is answered in Spanish
 MIN_WORDS = 3                 # a shorter message changes the language of the replies only when sure
 SHORT_SURE = 0.90
@@ -118,9 +122,10 @@ class CrisisScreen:
     """The rules, the semantic classifier and the language of a message, loaded once."""
 
     def __init__(self, detector: CrisisDetector, semantic=None, language=None,
-                 escalate: float = ESCALATE, check: float = CHECK, veto: float = VETO) -> None:
+                 escalate: float = ESCALATE, check: float = CHECK, veto: float = VETO,
+                 contested: float = CONTESTED) -> None:
         self.detector = detector
-        self.escalate, self.check, self.veto = escalate, check, veto
+        self.escalate, self.check, self.veto, self.contested = escalate, check, veto, contested
         self.semantic = semantic      # None: rules only (the classifier could not be loaded)
         self.language = language or spanish_confidence
 
@@ -154,16 +159,24 @@ class CrisisScreen:
             decision.score, decision.likely_tier = round(score.crisis, 4), score.tier
             decision.nearest = score.nearest
         vetoed = rules.is_crisis and not rules.strong and score is not None and score.crisis < self.veto
+        # words about the past, a frame or a joke, and the classifier does not confirm a crisis
+        contested = rules.contested and score is not None and score.crisis < self.contested
         if vetoed:
             decision.action, decision.tier, decision.source = INFO_ACTION, rules.tier, "rules"
             decision.triggers = rules.triggers
             decision.reason = (f"weak rule {', '.join(rules.rules)} matched, but the classifier read no crisis "
                                f"({score.crisis:.2f}): answered as a question, with its line")
+        elif rules.is_crisis and contested:
+            decision.action, decision.tier, decision.source = CHECK_ACTION, CHECK_TIER, "rules"
+            decision.triggers, decision.rules = rules.triggers, rules.rules
+            decision.reason = (f"rule {', '.join(rules.rules)} matched: {', '.join(rules.triggers)}; but words about "
+                               f"the past, a frame or a joke speak against it happening now, and the classifier "
+                               f"is unsure ({score.crisis:.2f}), so the assistant checks in")
         elif rules.is_crisis:
             decision.action, decision.tier, decision.source = ESCALATE_ACTION, rules.tier, "rules"
             decision.triggers, decision.rules = rules.triggers, rules.rules
             decision.reason = f"rule {', '.join(rules.rules)} matched: {', '.join(rules.triggers)}"
-        elif score is not None and score.crisis >= self.escalate:
+        elif score is not None and score.crisis >= self.escalate and not contested:
             decision.action, decision.tier, decision.source = ESCALATE_ACTION, score.tier, "classifier"
             decision.triggers = [score.piece[:120]]
             decision.reason = f"classifier: {score.crisis:.2f} that this is a crisis ({score.tier})" + _near(score)

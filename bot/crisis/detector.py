@@ -13,7 +13,10 @@ extend them (its header explains them). In short, each rule names a tier
 * ``needs: <context>`` rules count only with that context (a hallucination *after
   stopping* clonazepam); idioms cancel the matches they overlap (a strong match
   only when the idiom covers it whole); history phrases ("died of an overdose in
-  2019") cancel the overdose rules they name unless a word says it is happening now.
+  2019") cancel the overdose rules they name unless a word says it is happening now;
+* any of those words, or a joke's ("lol", "from laughing"), with no word saying it is happening
+  now, marks the result ``contested``: the decision (decide.py) then escalates only when the
+  semantic classifier agrees, and checks in otherwise. Nothing is silenced by them alone.
 
 Phrases are compared on lemmas from the project's spaCy pipeline, so "overdosed",
 "od'd" and "overdosing" all meet the phrase "overdose"; ``match: exact`` compares
@@ -62,6 +65,8 @@ class CrisisResult:
     strong: bool = False                                  # a strong rule escalated (plain, explicit wording)
     idiom: bool = False                                   # an idiom was seen ("this job is killing me")
     history: bool = False                                 # words about the past ("years ago") were seen
+    contested: bool = False                               # words about the past, a frame or a joke speak against
+                                                          # "now", and no word says it is happening now
 
     @property
     def is_crisis(self) -> bool:
@@ -79,6 +84,7 @@ class CrisisResult:
             "strong": self.strong,
             "idiom": self.idiom,
             "history": self.history,
+            "contested": self.contested,
         }
 
 
@@ -123,7 +129,7 @@ class CrisisDetector:
             raise PatternError(f"{self.path}: 'contexts' must be a mapping of name to phrases")
         for name, body in contexts.items():
             self._add(f"context:{name}", body, where=f"contexts.{name}")
-        for section in ("questions", "history", "idioms", "frames"):
+        for section in ("questions", "history", "idioms", "frames", "softeners"):
             if section in spec:
                 self._add(section, spec[section], where=section, allow=("starts", "marks", "cancels", "unless"))
         self._question_starts = self._words(spec, "questions", "starts")
@@ -226,7 +232,8 @@ class CrisisDetector:
             words[0] in self._question_starts or words[-1] == "?"
             or any(_contains(words, mark) for mark in self._question_marks)
         )
-        asks_information = history = frame = False
+        asks_information = history = frame = softened = False
+        frame_spans: List[Tuple[int, int]] = []
         hits: List[Hit] = []
         for key, start, end in self._matches(doc):
             if key == "idioms":
@@ -237,6 +244,9 @@ class CrisisDetector:
                 history = True
             elif key == "frames":
                 frame = True
+                frame_spans.append((start, end))
+            elif key == "softeners":
+                softened = True
             elif key.startswith("context:"):
                 contexts.add(key.split(":", 1)[1])
             else:
@@ -253,8 +263,11 @@ class CrisisDetector:
         # words about an event that is over, or asked to be ready / for a class / about a film:
         # a question's line, not an escalation (unless a word says it is happening now)
         cancels = (self._history_cancels if history else set()) | (self._frame_cancels if frame else set())
+        # a word about now inside a frame ("nothing is happening right now") does not count
+        outside = [w if not any(s <= i < e for s, e in frame_spans) else "" for i, w in enumerate(words)]
+        now = any(_contains(outside, phrase) for phrase in self._history_now)
         past: List[Hit] = []
-        if cancels and not any(_contains(words, now) for now in self._history_now):
+        if cancels and not now:
             past = [h for h in live if h.rule in cancels]
             live = [h for h in live if h.rule not in cancels]
         urgent = any(_contains(words, phrase) for phrase in self._urgent)
@@ -264,7 +277,8 @@ class CrisisDetector:
             if (h.strength == "strong" and (h.tier == "suicide" or self._rules[h.rule].always or not general_question))
             or (h.strength == "weak" and not general_question and (urgent or not asks_information))
         ]
-        result = CrisisResult(question=question, idiom=bool(idioms), history=history)
+        result = CrisisResult(question=question, idiom=bool(idioms), history=history,
+                              contested=(history or frame or softened) and not now)
         result.evidence = sorted({h.text for h in seen})
         suppressed = [h for h in live if h not in escalating] + past
         result.suppressed = sorted({h.text for h in suppressed})

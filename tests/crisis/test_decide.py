@@ -101,6 +101,38 @@ def test_a_weak_rule_the_classifier_rejects_becomes_a_question_with_its_line(det
     assert fixed(detector, 0.0).screen("i want to kill myself").action == "escalate"
 
 
+@pytest.mark.parametrize("text", [
+    "my mom passed out from her pills when i was a teenager, she is fine now. do you have family groups?",
+    "my friend takes kpins, what do i do if he stops breathing? just to be prepared",
+    "lol my sister said she will kill me if i eat her fries",
+    "hace como diez anos intente quitarme la vida, ya estoy bien. tienen grupos de apoyo?",
+])
+def test_words_about_the_past_a_frame_or_a_joke_lower_a_rule_to_a_check_in(detector, text):
+    """Contested: the rules match, but the message speaks of the past, asks to be ready, or jokes.
+    Unless the classifier agrees it is a crisis, the assistant checks in: never silence."""
+    decision = fixed(detector, decide.CONTESTED - 0.05).screen(text)
+    assert (decision.action, decision.tier, decision.source) == ("check", "check", "rules"), decision.reason
+    assert decision.rules and "checks in" in decision.reason
+    assert fixed(detector, decide.CONTESTED).screen(text).action == "escalate"
+    # without the classifier the rules decide alone, as before
+    assert english_screen(detector, None).screen(text).action == "escalate"
+
+
+def test_a_confident_classifier_is_also_lowered_to_a_check_in_by_words_about_the_past(detector):
+    text = "when my son was 2 he swallowed one of my pills, poison control helped and he's fine. he's 10 now"
+    assert fixed(detector, decide.ESCALATE + 0.01, tier="emergency").screen(text).action == "check"
+    assert fixed(detector, decide.CONTESTED, tier="emergency").screen(text).action == "escalate"
+
+
+@pytest.mark.parametrize("text", [
+    "i overdosed years ago and i just took 20 again, cant feel my legs",
+    "nothing was wrong last year but right now he is not breathing",
+    "hace anos que tomo rivotril y ahorita se tomo todo el frasco, no despierta",
+])
+def test_a_word_about_now_keeps_the_escalation(detector, text):
+    assert fixed(detector, 0.1).screen(text).action == "escalate"
+
+
 def test_without_a_classifier_the_rules_still_decide(detector):
     rules_only = english_screen(detector, None)
     assert rules_only.screen("she took all her pills and wont wake up").action == "escalate"
