@@ -193,6 +193,12 @@ class CrisisScreen:
             decision.reason = "no crisis words" if score is None else f"classifier: {score.crisis:.2f}"
         if decision.action == ESCALATE_ACTION and decision.tier == "emergency":
             decision.situation = _situation(folded, rules, score)
+            tiers = {r: self.detector.tier_of(r) for r in decision.rules}
+            emergency_rules = {r for r, tier in tiers.items() if tier == "emergency"}
+            if decision.situation == "self" and emergency_rules == {"wont_wake"} and "suicide" in tiers.values():
+                # "going to sleep and not waking up sounds nice": the writer's wish, not an overdose
+                decision.tier, decision.situation = "suicide", "none"
+                decision.reason += "; the writer speaks of not waking up, with words about suicide: the suicide reply"
         return decision
 
 

@@ -170,6 +170,9 @@ class CrisisDetector:
             if unknown:
                 raise PatternError(f"{self.path}: {section}.cancels names unknown rules {sorted(unknown)}")
 
+    def tier_of(self, rule: str) -> str:
+        return self._rules[rule].tier
+
     # -- loading -----------------------------------------------------------------
     @staticmethod
     def _read(path: Path) -> Dict:

@@ -133,6 +133,13 @@ def test_a_word_about_now_keeps_the_escalation(detector, text):
     assert fixed(detector, 0.1).screen(text).action == "escalate"
 
 
+def test_the_writers_wish_not_to_wake_up_gets_the_suicide_reply_not_overdose_advice(screen):
+    wish = screen.screen("going to sleep and not waking up sounds nice honestly")
+    assert (wish.action, wish.tier) == ("escalate", "suicide"), wish.reason
+    assert screen.screen("my dad wont wake up and his pill bottle is empty").tier == "emergency"
+    assert screen.screen("took the whole bottle, hope im not waking up").tier == "emergency"
+
+
 def test_without_a_classifier_the_rules_still_decide(detector):
     rules_only = english_screen(detector, None)
     assert rules_only.screen("she took all her pills and wont wake up").action == "escalate"
