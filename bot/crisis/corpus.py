@@ -2,12 +2,11 @@
 
     data/crisis/corpus/*.yml        written for the project; split by a hash of each text into
                                     train (4 in 5) and dev (1 in 5, for choosing thresholds)
-    data/crisis/corpus/test2/*.yml  the FROZEN test split (``test``, 2026-12-03): written by two
-                                    writers who saw neither the files above nor the first test
-                                    split; it gives the reported figures and nothing is tuned on it
-    data/crisis/corpus/test/*.yml   the first frozen test split (``test1``, 2026-12-02): its misses
-                                    were seen after its first run, so it is reported beside the
-                                    new one, not instead of it; never trained on either
+    data/crisis/corpus/test3/*.yml  the FROZEN test split: written by a writer who saw none of the
+                                    files above; it gives the reported figures and nothing is tuned
+                                    on it. (The two splits before it, `former_test*.yml`, were
+                                    reported after their first run, then tuned on, and are now part
+                                    of the corpus; docs/crisis.md has their history.)
     tests/crisis/labelled.yml       the rules' own labelled set, also part of the train split
     data/nlu/*.yml                  the assistant's own training questions (FAQ, greetings, "talk
                                     to a person"), train only, as messages that are no crisis
@@ -29,9 +28,8 @@ import yaml
 from bot import PROJECT_ROOT
 
 CORPUS_DIR = PROJECT_ROOT / "data" / "crisis" / "corpus"
-TEST_DIR = CORPUS_DIR / "test2"                # the frozen test split that gives the figures
-TEST_DIRS = {"test": TEST_DIR, "test1": CORPUS_DIR / "test"}   # every held-out split: never trained on
-SPLITS = ("train", "dev", *TEST_DIRS)
+TEST_DIR = CORPUS_DIR / "test3"                # the frozen test split: never trained or tuned on
+SPLITS = ("train", "dev", "test")
 LABELLED_PATH = PROJECT_ROOT / "tests" / "crisis" / "labelled.yml"
 NLU_DIR = PROJECT_ROOT / "data" / "nlu"
 _ANNOTATION = re.compile(r"\[([^\]]+)\]\([^)]*\)|\[([^\]]+)\]\{[^}]*\}")
@@ -131,13 +129,13 @@ def load(split: str, corpus_dir: Path = CORPUS_DIR, labelled: Optional[Path] = L
          nlu_dir: Optional[Path] = NLU_DIR) -> List[Item]:
     """The items of one split: ``train``, ``dev`` or ``test``. The assistant's own training
     questions join the train split only (they are not the hard cases the dev split measures)."""
-    folders = {name: Path(corpus_dir) / path.name for name, path in TEST_DIRS.items()}
-    if split in folders:
-        return read_dir(folders[split])
+    test_dir = Path(corpus_dir) / TEST_DIR.name
+    if split == "test":
+        return read_dir(test_dir)
     if split not in ("train", "dev"):
         raise ValueError(f"unknown split {split!r}")
     items = read_dir(corpus_dir) + (read_file(labelled) if labelled else [])
-    test_texts = {i.text.lower() for folder in folders.values() for i in read_dir(folder)}
+    test_texts = {i.text.lower() for i in read_dir(test_dir)}
     chosen = [i for i in _unique(items) if split_of(i.text) == split and i.text.lower() not in test_texts]
     if split == "train" and nlu_dir:
         taken = {i.text.lower() for i in items} | test_texts

@@ -14,6 +14,9 @@ The decision, in order:
    **Contested** messages (words about the past, "just to be prepared", "lol"; no word saying it is
    happening now) escalate only when the classifier agrees (at least ``CONTESTED``); otherwise
    the assistant checks in (3.). Such words lower a rule's match to a check-in, never to silence.
+   So does a classifier nearly sure that a *question* is no crisis (below ``DOUBT``: "does the
+   intake ask about suicidal thoughts?"), except for signs of danger now (not breathing, will not
+   wake, seizing), which always escalate.
 2. **The semantic classifier** (semantic.py): escalates when the probability that the message is
    a crisis is at least ``ESCALATE`` (tier: its most likely one).
 3. **A check-in** between ``CHECK`` and ``ESCALATE``: the assistant asks directly whether the
@@ -42,10 +45,11 @@ from bot.crisis.detector import TIERS, CrisisDetector, normalise
 logger = logging.getLogger(__name__)
 
 PARSE_KEY = "crisis"          # the decision in a message's parse data; nothing else writes it
-ESCALATE = 0.75               # semantic classifier: escalate at or above (dev split)
+ESCALATE = 0.80               # semantic classifier: escalate at or above (dev split)
 CHECK = 0.40                  # semantic classifier: check in at or above (dev split)
 VETO = 0.40                   # below this, a weak rule's match is read as a question, not a crisis (dev split)
-CONTESTED = 0.85              # a contested message (words about the past, a frame, a joke) escalates from here (dev split)
+CONTESTED = 0.90              # a contested message (words about the past, a frame, a joke) escalates from here (dev split)
+DOUBT = 0.10                  # a strong rule's match the classifier puts below this gets a check-in (signs of danger excepted)
 SPANISH = 0.50                # lingua's Spanish confidence from which a message is answered in Spanish
 MIN_WORDS = 3                 # a shorter message changes the language of the replies only when sure
 SHORT_SURE = 0.90
@@ -161,17 +165,20 @@ class CrisisScreen:
         vetoed = rules.is_crisis and not rules.strong and score is not None and score.crisis < self.veto
         # words about the past, a frame or a joke, and the classifier does not confirm a crisis
         contested = rules.contested and score is not None and score.crisis < self.contested
+        doubted = (rules.is_crisis and rules.question and score is not None and score.crisis < DOUBT
+                   and not DANGER_RULES & set(rules.rules))
         if vetoed:
             decision.action, decision.tier, decision.source = INFO_ACTION, rules.tier, "rules"
             decision.triggers = rules.triggers
             decision.reason = (f"weak rule {', '.join(rules.rules)} matched, but the classifier read no crisis "
                                f"({score.crisis:.2f}): answered as a question, with its line")
-        elif rules.is_crisis and contested:
+        elif rules.is_crisis and (contested or doubted):
             decision.action, decision.tier, decision.source = CHECK_ACTION, CHECK_TIER, "rules"
             decision.triggers, decision.rules = rules.triggers, rules.rules
-            decision.reason = (f"rule {', '.join(rules.rules)} matched: {', '.join(rules.triggers)}; but words about "
-                               f"the past, a frame or a joke speak against it happening now, and the classifier "
-                               f"is unsure ({score.crisis:.2f}), so the assistant checks in")
+            why = ("words about the past, a frame or a joke speak against it happening now" if contested
+                   else "the classifier reads no crisis")
+            decision.reason = (f"rule {', '.join(rules.rules)} matched: {', '.join(rules.triggers)}; but {why} "
+                               f"({score.crisis:.2f}), so the assistant checks in")
         elif rules.is_crisis:
             decision.action, decision.tier, decision.source = ESCALATE_ACTION, rules.tier, "rules"
             decision.triggers, decision.rules = rules.triggers, rules.rules

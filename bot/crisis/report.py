@@ -1,7 +1,6 @@
 """How well the crisis screen does, on a split of the corpus (`make crisis-report`).
 
     python -m bot.crisis.report                 # the frozen test split: the figures to report
-    python -m bot.crisis.report --split test1   # the first test split, whose misses were seen
     python -m bot.crisis.report --split dev     # the dev split, for choosing thresholds
     python -m bot.crisis.report --split dev --sweep   # recall and false alarms per threshold pair
 
@@ -65,10 +64,13 @@ def print_report(rows: Sequence[Row], times: Sequence[float], title: str) -> Non
     line("explicit wording", [(i, d) for i, d in crisis if i.explicit], 1.0)
     line("buried in a long message", [(i, d) for i, d in crisis if i.buried], TARGET_KIND_RECALL)
 
+    def situation(item: corpus.Item) -> str:  # a child ingestion is a child's, whoever the writer said it is about
+        return "child" if item.kind == "child_ingestion" else item.who
+
     emergency = [(i, d) for i, d in crisis if i.tier == "emergency" and d.action == ESCALATE_ACTION
-                 and d.tier == "emergency" and i.who in ("self", "other", "child")]
-    right = sum(d.situation == i.who for i, d in emergency)
-    child = [(i, d) for i, d in emergency if i.who == "child"]
+                 and d.tier == "emergency" and situation(i) in ("self", "other", "child")]
+    right = sum(d.situation == situation(i) for i, d in emergency)
+    child = [(i, d) for i, d in emergency if situation(i) == "child"]
     print(f"  advice for the situation (emergency escalated): {_rate(right, len(emergency))}; "
           f"child ingestion given the child advice {_rate(sum(d.situation == 'child' for _, d in child), len(child))}")
     spanish = [(i, d) for i, d in crisis if i.lang == "es" and d.is_crisis]
@@ -139,12 +141,11 @@ def sweep(rows: Sequence[Row]) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Crisis screen figures on a split of the corpus.")
-    parser.add_argument("--split", default="test", choices=list(corpus.SPLITS),
-                        help="test: the frozen test split (default); test1: the first one, whose misses were seen")
+    parser.add_argument("--split", default="test", choices=list(corpus.SPLITS))
     parser.add_argument("--sweep", action="store_true", help="also try other thresholds (dev only)")
     parser.add_argument("--misses", type=int, default=40, help="how many misses to list")
     args = parser.parse_args(argv)
-    if args.sweep and args.split in corpus.TEST_DIRS:
+    if args.sweep and args.split == "test":
         print("error: thresholds are chosen on the dev split; --sweep runs with --split dev", file=sys.stderr)
         return 2
     from bot.crisis.decide import load
@@ -159,8 +160,7 @@ def main(argv=None) -> int:
         print("error: the semantic classifier is not built: run `make train`", file=sys.stderr)
         return 2
     rows, times = run(screen, items)
-    label = {"test": "FROZEN TEST split (test2, 2026-12-03)",
-             "test1": "first test split (test, 2026-12-02; its misses were seen)"}.get(args.split, f"{args.split} split")
+    label = "FROZEN TEST split" if args.split == "test" else f"{args.split} split"
     print_report(rows, times, label)
     print_misses(rows, args.misses)
     if args.sweep:

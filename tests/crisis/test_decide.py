@@ -140,6 +140,15 @@ def test_the_writers_wish_not_to_wake_up_gets_the_suicide_reply_not_overdose_adv
     assert screen.screen("took the whole bottle, hope im not waking up").tier == "emergency"
 
 
+def test_a_question_the_classifier_reads_as_no_crisis_checks_in_unless_it_names_danger_now(detector):
+    question = "does the intake ask about suicidal thoughts? im nervous about that part"
+    assert fixed(detector, decide.DOUBT - 0.05).screen(question).action == "check"
+    assert fixed(detector, decide.DOUBT + 0.05).screen(question).action == "escalate"
+    # explicit words that are not a question, and signs of danger now, escalate whatever the score
+    assert fixed(detector, 0.0).screen("i want to kill myself tonight").action == "escalate"
+    assert fixed(detector, 0.0).screen("is he dying?? my husband is not breathing").action == "escalate"
+
+
 def test_without_a_classifier_the_rules_still_decide(detector):
     rules_only = english_screen(detector, None)
     assert rules_only.screen("she took all her pills and wont wake up").action == "escalate"
