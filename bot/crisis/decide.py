@@ -58,7 +58,8 @@ ESCALATE_ACTION, CHECK_ACTION, INFO_ACTION, NONE_ACTION = "escalate", "check", "
 CHECK_TIER = "check"          # the staff queue's tier for a check-in (below every crisis tier)
 INTENTS = {**{f"crisis_{tier}": tier for tier in TIERS}, "crisis_check": CHECK_TIER}
 LINE_SLOT = "crisis_line"     # only a question asked for information gets it (its FAQ answer, then the line)
-SLOT_ENTITIES = ("crisis_situation", "crisis_language", LINE_SLOT)
+ANSWER_ENTITY = "crisis_answer"  # a check-in on a FAQ question: the answer first, then the check-in
+SLOT_ENTITIES = ("crisis_situation", "crisis_language", LINE_SLOT, ANSWER_ENTITY)
 
 # signs that call for 911 first, whoever it is: the bystander advice, never "Poison Help first"
 DANGER_RULES = {"not_breathing", "unresponsive", "blue_lips", "wont_wake", "seizure_now", "es_not_breathing"}

@@ -4,7 +4,10 @@ Placed last in the pipeline so nothing overrides it. The screen's decision goes 
 message's parse data under ``crisis`` (action, tier, situation, language, reason), and:
 
 * a crisis: the intent becomes ``crisis_<tier>`` with confidence 1.0 (data/rules/crisis.yml);
-* a check-in: ``crisis_check``; the assistant asks whether the visitor is safe;
+* a check-in: ``crisis_check``; the assistant asks whether the visitor is safe. When the message
+  is also a FAQ question (the intent before the screen was ``faq``: "I overdosed years ago, what
+  are the signs I should teach my family?"), it gets the entity ``crisis_answer`` too, and a rule
+  sends the FAQ answer before the check-in: a question is answered, and the visitor still asked;
 * a question asked for information about overdose or suicide keeps its FAQ intent and gets the
   entity ``crisis_line`` (911 or 988): a rule answers it with the FAQ answer and that line;
 * a crisis intent from the statistical classifier that the screen did not confirm becomes
@@ -90,6 +93,10 @@ class CrisisRules(GraphComponent, IntentClassifier):
                 message.set(INTENT, {"name": FALLBACK_INTENT, "confidence": intent.get("confidence", 0.0)},
                             add_to_output=True)
             return
+        if decision.action == decide.CHECK_ACTION and intent.get("name") == "faq":
+            entities.append({"entity": decide.ANSWER_ENTITY, "value": "faq", "start": 0, "end": 0,
+                             "extractor": EXTRACTOR})
+            message.set(ENTITIES, entities, add_to_output=True)
         new = {"name": name, "confidence": 1.0}
         message.set(INTENT, new, add_to_output=True)
         message.set(INTENT_RANKING_KEY, [new] + [r for r in ranking if r.get("name") != name], add_to_output=True)

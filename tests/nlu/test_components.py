@@ -139,3 +139,19 @@ def test_the_medicine_lists_must_not_overlap(tmp_path):
     broken.write_text("our_topics: klonopin\n")
     with pytest.raises(ValueError, match="expected the lists"):
         load_scope(broken)
+
+
+def test_a_check_in_on_a_faq_question_keeps_the_answer_for_before_the_check_in():
+    from bot.crisis import decide
+    from tests.crisis.test_decide import FixedScore
+
+    rules = crisis_rules()
+    rules._screen = decide.CrisisScreen(rules.screen.detector, FixedScore(0.6), language=lambda text: 0.0)
+    text = "my mom passed out from her pills when i was a teenager, shes fine now. what are the signs of an overdose?"
+    [asked] = rules.process([message(text, "faq", 0.9)])
+    assert asked.get("intent")["name"] == "crisis_check"
+    assert {"entity": "crisis_answer", "value": "faq"} in [
+        {"entity": e["entity"], "value": e["value"]} for e in asked.get("entities")]
+    [chat] = rules.process([message("honestly whats even the point of anything", "goodbye", 0.5)])
+    assert chat.get("intent")["name"] == "crisis_check"
+    assert "crisis_answer" not in [e["entity"] for e in chat.get("entities")]  # no FAQ question: the check-in alone
