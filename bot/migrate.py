@@ -42,7 +42,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from bot.sqlite import is_sqlite_file
+from bot.storage.sqlite import is_sqlite_file
 
 logger = logging.getLogger(__name__)
 # Alembic says this on every run; on SQLite the migrations do run in a transaction (see locked)
@@ -264,7 +264,7 @@ def open_engine(url: str, create: bool) -> Engine:
             raise SchemaError(f"no database at {shown(parsed)} yet (the servers create it at start, "
                               f"or run `make migrate`)")
         path.parent.mkdir(parents=True, exist_ok=True)
-        from bot.sqlite import sqlite_engine
+        from bot.storage.sqlite import sqlite_engine
 
         return sqlite_engine(parsed, synchronous="FULL", future=True)
     return create_engine(parsed, future=True)

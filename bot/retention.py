@@ -49,8 +49,8 @@ from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
 from bot.handoff.store import (OPEN, AuditEntry, CallbackRequest, HandoffRequest, StaffMessage, StaffSession,
                                TranscriptMessage, utcnow)
 from bot.settings import DEFAULT_DATABASE_URL
-from bot.dburl import engine_options, first_line, parse, redact
-from bot.sqlite import is_sqlite_file, sqlite_engine
+from bot.storage.urls import engine_options, first_line, parse, redact
+from bot.storage.sqlite import is_sqlite_file, sqlite_engine
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 36500

@@ -3,7 +3,7 @@
 Rasa's own ``SQLTrackerStore`` opens SQLite with SQLAlchemy 1.4's default pool for files,
 which is no pool: every load and save of a conversation opens the database file again,
 and in WAL mode closing the last connection also checkpoints the log. This store keeps a
-few connections open in WAL mode with synchronous=NORMAL (bot/sqlite.py). On PostgreSQL it is Rasa's
+few connections open in WAL mode with synchronous=NORMAL (bot/storage/sqlite.py). On PostgreSQL it is Rasa's
 store with its pool's connections checked before use (``pool_pre_ping``).
 
 Costs of Rasa's store per message taken out (measured with ``make bench`` and py-spy): the
@@ -29,7 +29,7 @@ from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.sqlite import is_sqlite_file, sqlite_engine
+from bot.storage.sqlite import is_sqlite_file, sqlite_engine
 
 
 STORED_EVENTS = "_helpline_stored_events"  # on a tracker: how many of its events are in the database
@@ -92,7 +92,7 @@ class HelplineTrackerStore(SQLTrackerStore):
         url = self.engine.url
         self.engine.dispose()
         if is_sqlite_file(url):
-            # conversation history: a power cut may lose the last commits (bot/sqlite.py)
+            # conversation history: a power cut may lose the last commits (bot/storage/sqlite.py)
             self.engine = sqlite_engine(url, synchronous="NORMAL")
         elif url.get_backend_name() == "sqlite":
             # in memory (tests): one connection shared by every thread, else each has its own, empty

@@ -55,7 +55,7 @@ from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
 
 from bot import PROJECT_ROOT
 from bot.crisis import decide
-from bot.dburl import engine_options, first_line, parse, redact
+from bot.storage.urls import engine_options, first_line, parse, redact
 from bot.content import DOMAIN_DIR
 from bot.run import server_env
 

@@ -1,4 +1,4 @@
-"""SQLite for the embedded default: WAL, pooled connections, conversations kept (bot/sqlite.py)."""
+"""SQLite for the embedded default: WAL, pooled connections, conversations kept (bot/storage/sqlite.py)."""
 import sqlite3
 
 from rasa.shared.core.domain import Domain

@@ -35,7 +35,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
 
 from bot.migrate import ensure_schema
-from bot.sqlite import is_sqlite_file, sqlite_engine
+from bot.storage.sqlite import is_sqlite_file, sqlite_engine
 
 Base = declarative_base()
 
@@ -185,7 +185,7 @@ class HandoffStore:
         parsed = make_url(url)
         if is_sqlite_file(parsed):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            # pooled, WAL, every commit synced: a request must survive a power cut (bot/sqlite.py)
+            # pooled, WAL, every commit synced: a request must survive a power cut (bot/storage/sqlite.py)
             self.engine: Engine = sqlite_engine(parsed, synchronous="FULL", future=True)
         else:
             self.engine = create_engine(url, future=True, pool_pre_ping=True)

@@ -1,5 +1,5 @@
-"""Database URLs for the command-line tools (retention, unanswered): parsing with a clear
-error, the password kept out of messages, and PostgreSQL connection options."""
+"""Database URLs: parsing with a clear error, the password kept out of messages, and PostgreSQL
+connection options (a connect timeout, Rasa's POSTGRESQL_SCHEMA)."""
 from __future__ import annotations
 
 import os
