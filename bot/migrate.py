@@ -37,12 +37,13 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
+from bot.storage.engine import DatabaseError, database_engine, exclusive_sqlite_engine, open_engine as _open
 from bot.storage.sqlite import is_sqlite_file
+from bot.storage.urls import first_line, redact
 
 logger = logging.getLogger(__name__)
 # Alembic says this on every run; on SQLite the migrations do run in a transaction (see locked)
@@ -172,8 +173,7 @@ def locked(engine: Engine) -> Iterator[Connection]:
     url = engine.url
     if is_sqlite_file(url):
         # a connection of its own, in autocommit mode so that the transaction is ours to begin
-        own = create_engine(url, poolclass=NullPool, future=True, connect_args={
-            "isolation_level": None, "timeout": SQLITE_LOCK_WAIT, "check_same_thread": False})
+        own = exclusive_sqlite_engine(url, SQLITE_LOCK_WAIT)
         try:
             with own.connect() as connection:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -256,18 +256,14 @@ def prepare(url: str, auto: Optional[bool] = None) -> None:
 # --------------------------------------------------------------------------- command line
 
 def open_engine(url: str, create: bool) -> Engine:
-    """An engine like HandoffStore's; an SQLite file that does not exist is made only if ``create``."""
-    parsed = make_url(url)
-    if is_sqlite_file(parsed):
-        path = Path(parsed.database)
-        if not create and not path.exists():
-            raise SchemaError(f"no database at {shown(parsed)} yet (the servers create it at start, "
-                              f"or run `make migrate`)")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        from bot.storage.sqlite import sqlite_engine
-
-        return sqlite_engine(parsed, synchronous="FULL", future=True)
-    return create_engine(parsed, future=True)
+    """HandoffStore's engine (bot/storage/engine.py); an SQLite file that does not exist is made
+    only if ``create``."""
+    if create:
+        return database_engine(url, synchronous="FULL")
+    engine = _open(url, synchronous="FULL")
+    if engine is None:
+        raise SchemaError(f"no database at {redact(url)} yet (the servers create it at start, or run `make migrate`)")
+    return engine
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -322,13 +318,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (SchemaError, CommandError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except ArgumentError:
-        print("error: not a database URL (--database-url or HELPLINE_DATABASE_URL), expected e.g. "
-              "sqlite:///var/helpline.db or postgresql://user:password@host:5432/helpline", file=sys.stderr)
+    except DatabaseError as exc:
+        print(f"error: {exc} (--database-url or HELPLINE_DATABASE_URL)", file=sys.stderr)
         return 2
     except SQLAlchemyError as exc:
-        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [exc.__class__.__name__]
-        print(f"error: {shown(engine.url) if engine is not None else 'the database'}: {detail[0]}", file=sys.stderr)
+        print(f"error: {shown(engine.url) if engine is not None else 'the database'}: {first_line(exc)}",
+              file=sys.stderr)
         return 2
     finally:
         if engine is not None:

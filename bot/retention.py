@@ -39,24 +39,22 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
-from sqlalchemy import column, create_engine, delete, func, insert, inspect, null, or_, select, table, update
+from sqlalchemy import column, delete, func, insert, inspect, null, or_, select, table, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.handoff.store import (OPEN, AuditEntry, CallbackRequest, HandoffRequest, StaffMessage, StaffSession,
                                TranscriptMessage, utcnow)
 from bot.settings import DEFAULT_DATABASE_URL
-from bot.storage.urls import engine_options, first_line, parse, redact
-from bot.storage.sqlite import is_sqlite_file, sqlite_engine
+from bot.storage.engine import open_engine
+from bot.storage.urls import first_line, redact
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 36500
 DAYS_VARIABLE = "HELPLINE_RETENTION_DAYS"
 BATCH = 500  # conversations per transaction
-SQLITE_HEADER = b"SQLite format 3\x00"
 
 # Rasa's SQL tracker store (rasa.core.tracker_store.SQLTrackerStore): only the columns needed here
 EVENTS = table("events", column("id"), column("sender_id"), column("timestamp"))
@@ -107,25 +105,6 @@ def default_tracker_url() -> str:
 
 def default_database_url() -> str:
     return os.environ.get("HELPLINE_DATABASE_URL", DEFAULT_DATABASE_URL)
-
-
-def open_engine(url: str, synchronous: str = "FULL") -> Optional[Engine]:
-    """An engine for the URL, or None for an SQLite file that does not exist (nothing recorded yet)."""
-    parsed = parse(url, RetentionError)
-    try:
-        if is_sqlite_file(parsed) and "uri" not in parsed.query:
-            path = Path(parsed.database).expanduser()
-            if not path.is_file():
-                return None  # never create an empty database here
-            with path.open("rb") as handle:
-                header = handle.read(16)
-            if header and header != SQLITE_HEADER:  # an empty file is an empty database
-                raise RetentionError(f"{path} is not an SQLite database ({redact(url)})")
-            # WAL and a busy timeout: the running server may be writing at the same time
-            return sqlite_engine(parsed, synchronous=synchronous, future=True)
-        return create_engine(parsed, future=True, **engine_options(parsed))
-    except (NoSuchModuleError, ImportError) as exc:
-        raise RetentionError(f"cannot use {redact(url)!r}: {first_line(exc)}") from None
 
 
 def _chunks(items: Sequence[str], size: int = BATCH) -> Iterator[List[str]]:
@@ -327,8 +306,10 @@ def run(tracker_url: str, database_url: str, days: int, dry_run: bool = False, n
     report = Report(days=days, cutoff=now - timedelta(days=days), dry_run=dry_run)
     tracker = helpline = None
     try:
-        tracker = open_engine(tracker_url, synchronous="NORMAL")
-        helpline = open_engine(database_url, synchronous="FULL")
+        # None for an SQLite file that does not exist: never create an empty database here; WAL
+        # and a busy timeout on one that does: the running server may be writing at the same time
+        tracker = open_engine(tracker_url, synchronous="NORMAL", error=RetentionError)
+        helpline = open_engine(database_url, synchronous="FULL", error=RetentionError)
         databases = Databases(tracker, helpline)
         if databases.tracker is None:
             report.notes.append(f"No conversations in the tracker store {redact(tracker_url)} yet.")

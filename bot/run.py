@@ -53,14 +53,15 @@ def database_problem() -> str:
 
     from bot.migrate import SchemaError, prepare
     from bot.settings import DEFAULT_DATABASE_URL
+    from bot.storage.engine import DatabaseError
+    from bot.storage.urls import first_line
 
     try:
         prepare(os.environ.get("HELPLINE_DATABASE_URL", DEFAULT_DATABASE_URL))
     except SchemaError as exc:
         return str(exc)
-    except SQLAlchemyError as exc:
-        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [exc.__class__.__name__]
-        return f"cannot use the helpline database (HELPLINE_DATABASE_URL): {detail[0]}"
+    except (DatabaseError, SQLAlchemyError) as exc:
+        return f"cannot use the helpline database (HELPLINE_DATABASE_URL): {first_line(exc)}"
     return ""
 
 

@@ -22,14 +22,14 @@ import json
 from typing import Any, Dict, Optional, Type
 
 import sqlalchemy as sa
-from sqlalchemy.pool import StaticPool
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.storage.sqlite import is_sqlite_file, sqlite_engine
+from bot.storage.engine import database_engine
+from bot.storage.sqlite import is_sqlite_file
 
 
 STORED_EVENTS = "_helpline_stored_events"  # on a tracker: how many of its events are in the database
@@ -91,17 +91,12 @@ class HelplineTrackerStore(SQLTrackerStore):
         super().__init__(domain=domain, host=host, **kwargs)
         url = self.engine.url
         self.engine.dispose()
-        if is_sqlite_file(url):
-            # conversation history: a power cut may lose the last commits (bot/storage/sqlite.py)
-            self.engine = sqlite_engine(url, synchronous="NORMAL")
-        elif url.get_backend_name() == "sqlite":
-            # in memory (tests): one connection shared by every thread, else each has its own, empty
-            self.engine = sa.create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
-            self.Base.metadata.create_all(self.engine)
-        else:
-            # a pooled connection is tested before use, so the first messages after a database
-            # restart do not fail on connections the restart closed
-            self.engine = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
+        # on SQLite, conversation history: a power cut may lose the last commits (bot/storage/sqlite.py);
+        # elsewhere a pooled connection is tested before use, so the first messages after a database
+        # restart do not fail on connections the restart closed; Rasa's pool size and schema settings
+        self.engine = database_engine(url, synchronous="NORMAL", future=False, **create_engine_kwargs(url))
+        if url.get_backend_name() == "sqlite" and not is_sqlite_file(url):
+            self.Base.metadata.create_all(self.engine)  # in memory (tests): Rasa made its table in another
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:

@@ -36,26 +36,25 @@ import argparse
 import csv
 import json
 import re
-import sqlite3
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
-from urllib.parse import quote
 
 import numpy as np
 import yaml
 from scipy.sparse import vstack
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
-from sqlalchemy import case, column, create_engine, inspect, select, table, text
-from sqlalchemy.engine import Connection, Engine, Result
-from sqlalchemy.exc import NoSuchModuleError, SQLAlchemyError
+from sqlalchemy import case, column, inspect, select, table, text
+from sqlalchemy.engine import Connection, Result
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import PROJECT_ROOT
 from bot.crisis import decide
-from bot.storage.urls import engine_options, first_line, parse, redact
+from bot.storage.engine import open_engine
+from bot.storage.urls import first_line, redact
 from bot.content import DOMAIN_DIR
 from bot.run import server_env
 
@@ -221,25 +220,6 @@ def form_names(domain_dir: Path = DOMAIN_DIR) -> Set[str]:
     return names
 
 
-def open_engine(url: str) -> Optional[Engine]:
-    """A read-only SQLAlchemy engine, or None when the SQLite file does not exist (nothing recorded yet)."""
-    parsed = parse(url, TrackerStoreError)
-    try:
-        backend = parsed.get_backend_name()
-        if backend == "sqlite" and parsed.database not in (None, "", ":memory:") and "uri" not in parsed.query:
-            path = Path(parsed.database).expanduser().resolve()
-            if not path.is_file():
-                return None
-            # mode=ro: SQLite itself refuses writes, and never creates the file
-            return create_engine(
-                "sqlite://", future=True,
-                creator=lambda: sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True),
-            )
-        return create_engine(parsed, future=True, **engine_options(parsed))
-    except (NoSuchModuleError, ImportError) as exc:
-        raise TrackerStoreError(f"cannot use {redact(url)!r}: {first_line(exc)}") from None
-
-
 def _load(data: Optional[str]) -> Dict[str, Any]:
     try:
         value = json.loads(data) if data else {}
@@ -266,7 +246,8 @@ def _rows(connection: Connection, since: float, until: float) -> Result:
 def scan(url: str, since: float, until: float, forms: Optional[Set[str]] = None) -> Scan:
     """Visitor messages between two epoch times (raises NothingRecorded, TrackerStoreError)."""
     forms = form_names() if forms is None else forms
-    engine = open_engine(url)
+    # read-only; None when the SQLite file does not exist
+    engine = open_engine(url, read_only=True, error=TrackerStoreError)
     if engine is None:
         raise NothingRecorded(f"No conversations recorded yet: {redact(url)} does not exist.")
     result = Scan()

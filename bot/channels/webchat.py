@@ -42,7 +42,8 @@ from bot.handoff.hours import StaffHours
 from bot.handoff.live import CANCEL_PAYLOAD, LiveHub
 from bot.handoff.outbox import HandoffOutbox, spool_from_env
 from bot.handoff.store import HandoffConflict, HandoffStore, Status
-from bot.retention import default_tracker_url, erase_conversation, open_engine
+from bot.retention import default_tracker_url, erase_conversation
+from bot.storage.engine import open_engine
 from bot.tracker_store import innermost_store, persistence_problem
 from bot.settings import Settings
 

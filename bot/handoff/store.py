@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from sqlalchemy import (
@@ -24,18 +23,17 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    create_engine,
     delete,
     func,
     or_,
     select,
     update,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
 
 from bot.migrate import ensure_schema
-from bot.storage.sqlite import is_sqlite_file, sqlite_engine
+from bot.storage.engine import database_engine
 
 Base = declarative_base()
 
@@ -182,13 +180,8 @@ class HandoffStore:
     def __init__(self, url: str, auto_migrate: Optional[bool] = None) -> None:
         """``auto_migrate``: upgrade a database whose schema is behind (default: HELPLINE_AUTO_MIGRATE,
         else true); when false, a database behind raises bot.migrate.SchemaError."""
-        parsed = make_url(url)
-        if is_sqlite_file(parsed):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            # pooled, WAL, every commit synced: a request must survive a power cut (bot/storage/sqlite.py)
-            self.engine: Engine = sqlite_engine(parsed, synchronous="FULL", future=True)
-        else:
-            self.engine = create_engine(url, future=True, pool_pre_ping=True)
+        # on SQLite every commit synced: a request must survive a power cut (bot/storage/sqlite.py)
+        self.engine: Engine = database_engine(url, synchronous="FULL")
         self._sessions = sessionmaker(self.engine, future=True, expire_on_commit=False)
         # the schema comes from the migrations (bot/migrations), never from create_all
         ensure_schema(self.engine, auto_migrate)

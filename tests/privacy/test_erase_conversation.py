@@ -19,7 +19,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from bot.channels import webchat
 from bot.channels.webchat import WebChatInput
 from bot.handoff.store import HandoffStore, StaffMessage
-from bot.retention import erase_conversation, open_engine
+from bot.retention import erase_conversation
+from bot.storage.engine import open_engine
 from bot.settings import Settings
 from tests.privacy.conftest import add_transcript, conversation_rows, run, save_tracker, tracker_rows
 

@@ -6,6 +6,7 @@ tracker store and in the helpline tables, and nothing else.
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -250,3 +251,59 @@ def test_make_retention_passes_days_and_dry_run():
     plain = subprocess.run(["make", "-s", "-n", "retention"], cwd=PROJECT_ROOT, capture_output=True, text=True,
                            timeout=60)
     assert "-m bot.retention" in plain.stdout and "--days" not in plain.stdout and "--dry-run" not in plain.stdout
+
+
+# --------------------------------------------------------------------------- POSTGRESQL_SCHEMA
+
+@pytest.fixture
+def own_postgres_database():
+    """The URL of a PostgreSQL database of the test's own: its ``public`` schema is nobody else's."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import postgres_or_skip
+
+    server = make_url(postgres_or_skip())
+    name = f"t_schema_{os.getpid()}"
+    admin = create_engine(server, future=True, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'drop database if exists "{name}"'))
+        connection.execute(text(f'create database "{name}"'))
+    url = server.set(database=name)
+    with create_engine(url, future=True).begin() as connection:
+        connection.execute(text('create schema "helpline"'))  # Rasa's store needs it made beforehand
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+
+
+def test_with_postgresql_schema_the_job_erases_what_the_servers_wrote(own_postgres_database, monkeypatch):
+    """POSTGRESQL_SCHEMA is Rasa's setting: its tracker store keeps the events in that schema. The
+    helpline tables must be there too, and the job must look for both there."""
+    url = own_postgres_database
+    monkeypatch.setenv("POSTGRESQL_SCHEMA", "helpline")
+    save_tracker(url, "old", ["how long does withdrawal last"], days_ago(40))
+    store = HandoffStore(url)  # as the servers open it: the same URL, the schema from the environment
+    try:
+        add_transcript(store, "old", ["how long does withdrawal last"], days_ago(40))
+        callback = store.add_callback("old", PHONE, "mornings", consent=True)
+        backdate(store, CallbackRequest, callback.id, days_ago(40))
+        report = run(url, url, days=30, now=NOW)
+        assert report.conversations == 1
+        assert report.counts["events"] == 5
+        assert report.counts["transcript_messages"] == 1 and report.counts["callback_requests"] == 1
+        assert store.transcript("old") == [] and store.callbacks() == []
+    finally:
+        store.engine.dispose()
+    from sqlalchemy import create_engine, inspect
+
+    plain = create_engine(url, future=True)  # no search path: the default schema, public
+    try:
+        with plain.connect() as connection:
+            assert inspect(connection).get_table_names(schema="public") == []
+            assert "transcript_messages" in inspect(connection).get_table_names(schema="helpline")
+    finally:
+        plain.dispose()
