@@ -1,5 +1,5 @@
 """Custom actions, served by `rasa run actions` (rasa-sdk) on port 5055."""
-from bot import logmask
+from bot.privacy import logmask
 
 logmask.install()  # phone numbers and e-mail addresses never reach the action server's log
 

@@ -28,6 +28,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse, ResponseStream
 
+from bot import rasa_patches
 from bot.channels import guard
 from bot.channels.webchat import MAX_MESSAGE_CHARS
 from bot.crisis import decide
@@ -94,7 +95,7 @@ def turns(tracker) -> List[Tuple[str, Optional[str]]]:
             for e in tracker.events if isinstance(e, (UserUttered, BotUttered))]
 
 
-class CheckedRestInput(RestInput):
+class CheckedRestInput(rasa_patches.InstallPatches, RestInput):
     def __init__(self) -> None:
         super().__init__()
         self.flood = guard.FloodLimit.from_env()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections import Counter, OrderedDict
 from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
@@ -32,8 +31,8 @@ from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, Sanic, response
 from socketio import AsyncRedisManager, AsyncServer
 
-from bot import PROJECT_ROOT, action_fallback, speedups
-from bot import logmask
+from bot import PROJECT_ROOT, config, rasa_patches
+from bot.privacy import logmask
 from bot.channels import guard
 from bot.crisis import decide
 from bot.channels.model_reload import watch_model_file
@@ -42,10 +41,9 @@ from bot.handoff.hours import StaffHours
 from bot.handoff.live import CANCEL_PAYLOAD, LiveHub
 from bot.handoff.outbox import HandoffOutbox, spool_from_env
 from bot.handoff.store import HandoffConflict, HandoffStore, Status
-from bot.retention import default_tracker_url, erase_conversation
+from bot.storage.erase import erase_conversation
 from bot.storage.engine import open_engine
-from bot.tracker_store import innermost_store, persistence_problem
-from bot.settings import Settings
+from bot.storage.tracker_store import innermost_store, persistence_problem
 
 logger = logging.getLogger(__name__)
 logmask.install()  # phone numbers and e-mail addresses never reach the server's log
@@ -197,7 +195,7 @@ class _Blueprint(Blueprint):
         super().register(app, options)
 
 
-class WebChatInput(InputChannel):
+class WebChatInput(rasa_patches.InstallPatches, InputChannel):
     @classmethod
     def name(cls) -> Text:
         return "webchat"
@@ -211,17 +209,15 @@ class WebChatInput(InputChannel):
         )
 
     def __init__(self, socketio_path: str = "/socket.io", cors_allowed_origins: Any = None,
-                 settings: Optional[Settings] = None, store: Optional[HandoffStore] = None) -> None:
-        self.settings = settings or Settings.from_env()
-        action_fallback.install()  # actions still run when the action server is down
-        speedups.install()  # Rasa's steps for a message, faster and with the same results (bot/speedups.py)
+                 settings: Optional[config.Settings] = None, store: Optional[HandoffStore] = None) -> None:
+        self.settings = settings or config.Settings.from_env()
         self.socketio_path = socketio_path
         # Origins allowed to open the chat: HELPLINE_ALLOWED_ORIGINS (comma-separated) or "*".
-        origins = cors_allowed_origins or os.environ.get("HELPLINE_ALLOWED_ORIGINS") or "*"
+        origins = cors_allowed_origins or config.allowed_origins()
         if isinstance(origins, str) and origins != "*":
             origins = [o.strip() for o in origins.split(",") if o.strip()]
         # several servers: Socket.IO messages go through Redis to whichever server holds the socket
-        redis_url = os.environ.get("HELPLINE_REDIS_URL")
+        redis_url = config.redis_url()
         manager = AsyncRedisManager(redis_url, channel="helpline-socketio") if redis_url else None
         self.sio = AsyncServer(async_mode="sanic", cors_allowed_origins=origins, client_manager=manager)
         self.store = store or HandoffStore(self.settings.database_url)
@@ -475,7 +471,7 @@ class WebChatInput(InputChannel):
         if reply and not sent_tier:
             await self.hub.send_response(conversation_id, self.responses().get(reply), decide.slots_of(found))
         elif not tier and not sent_tier:
-            # bot/validate.py knows the channel sends this response
+            # bot/content/validate.py knows the channel sends this response
             await self.hub.send_response(conversation_id, self.responses().get("utter_technical_problem")
                                          or [{"text": TECHNICAL_PROBLEM}])
         if tier or sent_tier:
@@ -521,7 +517,7 @@ class WebChatInput(InputChannel):
         if store is not None:
             return getattr(store, "engine", None)
         if self._tracker_engine is None:
-            self._tracker_engine = open_engine(default_tracker_url(), synchronous="NORMAL")
+            self._tracker_engine = open_engine(config.tracker_url(), synchronous="NORMAL")
         return self._tracker_engine
 
     async def delete_conversation(self, conversation_id: str) -> Counter:

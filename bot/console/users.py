@@ -18,7 +18,7 @@ import sys
 
 from bot.console.auth import ROLES, Accounts
 from bot.handoff.store import HandoffStore
-from bot.settings import Settings
+from bot.config import Settings
 
 
 def _password() -> str:

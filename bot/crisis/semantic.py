@@ -229,7 +229,7 @@ def inputs_digest(detector_fingerprint: str = "") -> str:
 def build(output: Path = MODEL_PATH, force: bool = False) -> bool:
     """Train the classifier on the train split unless it is up to date; True when it was built."""
     from bot.crisis.detector import CrisisDetector
-    from bot.nlp import shared_pipeline
+    from bot.nlu.spacy_pipeline import shared_pipeline
 
     digest = inputs_digest()
     if output.exists() and not force:

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
 
-from bot.migrate import ensure_schema
+from bot.storage.migrate import ensure_schema
 from bot.storage.engine import database_engine
 
 Base = declarative_base()
@@ -179,11 +179,11 @@ class HandoffStore:
 
     def __init__(self, url: str, auto_migrate: Optional[bool] = None) -> None:
         """``auto_migrate``: upgrade a database whose schema is behind (default: HELPLINE_AUTO_MIGRATE,
-        else true); when false, a database behind raises bot.migrate.SchemaError."""
+        else true); when false, a database behind raises bot.storage.migrate.SchemaError."""
         # on SQLite every commit synced: a request must survive a power cut (bot/storage/sqlite.py)
         self.engine: Engine = database_engine(url, synchronous="FULL")
         self._sessions = sessionmaker(self.engine, future=True, expire_on_commit=False)
-        # the schema comes from the migrations (bot/migrations), never from create_all
+        # the schema comes from the migrations (bot/storage/migrations), never from create_all
         ensure_schema(self.engine, auto_migrate)
 
     @contextmanager

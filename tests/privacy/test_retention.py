@@ -1,4 +1,4 @@
-"""The retention job (bot/retention.py) on SQLite and PostgreSQL.
+"""The retention job (bot/ops/retention.py) on SQLite and PostgreSQL.
 
 Conversations are written as the running assistant writes them (see conftest.py) and dated
 back; the job must erase exactly those whose last activity is older than the limit, in the
@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from bot import PROJECT_ROOT
 from bot.handoff.store import CallbackRequest, HandoffRequest, HandoffStore, StaffMessage, StaffSession, Status
-from bot.retention import main, run
+from bot.ops.retention import main, run
 from tests.privacy.conftest import (NOW, add_transcript, backdate, conversation_rows, days_ago, row_counts,
                                     save_tracker, tracker_rows)
 
@@ -211,7 +211,7 @@ def test_days_come_from_the_environment(urls, store, recorded, monkeypatch, caps
 ])
 def test_a_bad_or_unreachable_database_is_one_line_and_exit_2(argv, message, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "bot.retention", *argv, "--database-url", f"sqlite:///{tmp_path / 'h.db'}"],
+        [sys.executable, "-m", "bot.ops.retention", *argv, "--database-url", f"sqlite:///{tmp_path / 'h.db'}"],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT), "SQLALCHEMY_SILENCE_UBER_WARNING": "1"})
     assert result.returncode == 2, result.stderr
@@ -226,7 +226,7 @@ def test_a_file_that_is_not_a_database_is_one_line_and_exit_2(tmp_path):
     bogus.write_text("this is not sqlite\n" * 100)
     before = bogus.read_bytes()
     result = subprocess.run(
-        [sys.executable, "-m", "bot.retention", "--tracker-url", f"sqlite:///{bogus}",
+        [sys.executable, "-m", "bot.ops.retention", "--tracker-url", f"sqlite:///{bogus}",
          "--database-url", f"sqlite:///{tmp_path / 'h.db'}"],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT), "SQLALCHEMY_SILENCE_UBER_WARNING": "1"})
@@ -247,10 +247,10 @@ def test_make_retention_passes_days_and_dry_run():
     result = subprocess.run(["make", "-s", "-n", "retention", "DAYS=7", "DRY_RUN=1"], cwd=PROJECT_ROOT,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert "-m bot.retention --days 7 --dry-run" in result.stdout
+    assert "-m bot.ops.retention --days 7 --dry-run" in result.stdout
     plain = subprocess.run(["make", "-s", "-n", "retention"], cwd=PROJECT_ROOT, capture_output=True, text=True,
                            timeout=60)
-    assert "-m bot.retention" in plain.stdout and "--days" not in plain.stdout and "--dry-run" not in plain.stdout
+    assert "-m bot.ops.retention" in plain.stdout and "--days" not in plain.stdout and "--dry-run" not in plain.stdout
 
 
 # --------------------------------------------------------------------------- POSTGRESQL_SCHEMA
