@@ -248,7 +248,7 @@ class HandoffOutbox:
                     await self._try(kept)
 
     async def _try(self, kept: Kept) -> None:
-        conversation_id = kept.request.get("conversation_id")
+        conversation_id = str(kept.request.get("conversation_id") or "")
         if self._erased is not None and await self._erased(conversation_id):
             logger.warning("dropped a kept handoff request of %s: its visitor deleted the chat", conversation_id)
             self._drop(kept)

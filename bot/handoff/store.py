@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, declarative_base, sessionmaker
 from bot.storage.migrate import ensure_schema
 from bot.storage.engine import database_engine
 
-Base = declarative_base()
+Base: Any = declarative_base()  # Any: SQLAlchemy 1.4 has no types for its declarative classes
 
 # lower is more urgent; "check": the crisis screen was unsure and asked (below every confirmed crisis)
 TIER_PRIORITY = {"emergency": 0, "suicide": 1, "medical": 2, "check": 3, None: 5}
@@ -370,7 +370,7 @@ class HandoffStore:
             Status.cancelled: OPEN,
             Status.resolved: (*OPEN, Status.returned.value, Status.cancelled.value, Status.offline.value),
         }[status]
-        values = {"status": status.value, "updated_at": utcnow()}
+        values: Dict[str, Any] = {"status": status.value, "updated_at": utcnow()}
         if status is Status.resolved:
             values.update(resolved_at=utcnow(), resolution_note=note)
         with self.session() as session:
@@ -476,7 +476,8 @@ class HandoffStore:
             if row is None:
                 return None
             staff_session, user = row
-            if aware(staff_session.expires_at) <= utcnow() or not user.active:
+            expires = aware(staff_session.expires_at)
+            if expires is None or expires <= utcnow() or not user.active:
                 session.delete(staff_session)
                 return None
             return staff_session, user

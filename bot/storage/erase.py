@@ -44,12 +44,12 @@ class Databases:
         try:
             self.tracker = tracker if tracker is not None and self._has(tracker, ["events"]) else None
         except SQLAlchemyError as exc:
-            raise DatabaseError(f"cannot read the tracker store at {redact(str(tracker.url))!r}: "
+            raise DatabaseError(f"cannot read the tracker store at {redact(str(getattr(tracker, 'url', '')))!r}: "
                                  f"{first_line(exc)}") from None
         try:
             present = self._present(helpline) if helpline is not None else set()
         except SQLAlchemyError as exc:
-            raise DatabaseError(f"cannot read the helpline database at {redact(str(helpline.url))!r}: "
+            raise DatabaseError(f"cannot read the helpline database at {redact(str(getattr(helpline, 'url', '')))!r}: "
                                  f"{first_line(exc)}") from None
         self.helpline = helpline if present else None
         self.tables: Set[str] = present

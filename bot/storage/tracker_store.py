@@ -8,7 +8,8 @@ store with its pool's connections checked before use (``pool_pre_ping``).
 
 Costs of Rasa's store per message taken out (measured with ``make bench`` and py-spy): the
 query counting a conversation's stored events on every save, the walk over every subclass of
-``Event`` for each event read back (bot/rasa_patches/event_classes.py), and the ORM: the latest session is read and new events
+``Event`` for each event read back (bot/rasa_patches/event_classes.py), and the ORM: the latest
+session is read and new events
 are written with SQLAlchemy Core statements built once (the ORM's query building and unit of
 work were two thirds of the time a message spent in the store). The rows are the ones Rasa's
 store reads and writes; ``retrieve_full_tracker`` is Rasa's own.
@@ -63,6 +64,8 @@ def event_row(sender_id: str, event: Event) -> Dict[str, Any]:
 
 
 class HelplineTrackerStore(SQLTrackerStore):
+    engine: sa.engine.Engine
+
     def __init__(self, domain: Optional[Domain] = None, host: Optional[str] = None, **kwargs: Any) -> None:
         super().__init__(domain=domain, host=host, **kwargs)
         url = self.engine.url
@@ -112,7 +115,7 @@ class HelplineTrackerStore(SQLTrackerStore):
 
 def innermost_store(agent: Any) -> Any:
     """The agent's tracker store without Rasa's wrappers (FailSafeTrackerStore, AwaitableTrackerStore)."""
-    store = getattr(agent, "tracker_store", None)
+    store: Any = getattr(agent, "tracker_store", None)
     while getattr(store, "_tracker_store", None) is not None:
         store = store._tracker_store
     return store
