@@ -12,7 +12,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install nlp crisis-model train run test test-browser test-unit test-conversations validate content-check nlu-report unanswered retention migrate audit crisis-report eval latency bench load lock clean
+.PHONY: help install nlp crisis-model train run test test-browser test-unit test-conversations lint validate content-check nlu-report unanswered retention migrate audit crisis-report eval latency bench load lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -49,8 +49,13 @@ test-unit: crisis-model ## unit tests: crisis rules, actions, handoff store, com
 test-conversations: train ## conversation tests: every topic, every tier, repeated questions, crisis in forms
 	@$(PY) -m bot.content.conversation_tests
 
-test: train ## everything: content checks, validation, conversation tests, unit, end-to-end and browser tests, NLU gate
+lint: install ## ruff over the code, mypy over bot/crisis, bot/handoff and bot/storage (settings in pyproject.toml)
+	$(VENV)/bin/ruff check --no-cache .
+	$(VENV)/bin/mypy
+
+test: train ## everything: lint, content checks, validation, conversation tests, unit, end-to-end and browser tests, NLU gate
 	@scripts/ensure-test-tools
+	@$(MAKE) --no-print-directory lint
 	@$(PY) -m bot.content.validate
 	@$(PY) -m bot.content.conversation_tests
 	$(PY) -m pytest tests -q -rs

@@ -103,7 +103,8 @@ def _read_mapping(path: Path, key: str) -> Tuple[Dict[str, Any], Optional[yaml.N
     if data is None:
         return {}, root
     if not isinstance(data, dict):
-        raise ContentError(error(Where(path, 1), f"expected '{key}:' at the top of the file, not a {type(data).__name__}",
+        raise ContentError(error(Where(path, 1),
+                                 f"expected '{key}:' at the top of the file, not a {type(data).__name__}",
                                  "compare the file with its neighbours: it starts with  version: \"3.1\"  and  "
                                  f"{key}:"))
     return data, root

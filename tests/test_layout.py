@@ -31,7 +31,8 @@ def imports(path: Path) -> Iterator[Tuple[int, str]]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([base] if base else []))
             yield node.lineno, base
             for alias in node.names:  # from bot import ops
                 yield node.lineno, f"{base}.{alias.name}"

@@ -285,7 +285,8 @@ class WebChatInput(rasa_patches.InstallPatches, InputChannel):
         async def session_request(sid: Text, data: Any = None, *_extra: Any) -> None:
             token = data.get("session_id") if isinstance(data, dict) else None
             conversation_id = self.signer.verify(token)
-            if conversation_id is None or await self._erased.anywhere(conversation_id):  # none, made up, not ours or deleted
+            # none, made up, not ours, or deleted
+            if conversation_id is None or await self._erased.anywhere(conversation_id):
                 token = self.signer.issue()
                 conversation_id = self.signer.verify(token)
             await sio.save_session(sid, {"conversation_id": conversation_id})
@@ -497,7 +498,8 @@ class WebChatInput(rasa_patches.InstallPatches, InputChannel):
             return
         await self.hub.db(self.store.audit, None, "visitor_cancelled", request.id)
         await self.hub.to_visitor(conversation_id, "system",
-                                  "OK, you're back with the Helpline Assistant. You can ask for a person again any time.")
+                                  "OK, you're back with the Helpline Assistant. "
+                                  "You can ask for a person again any time.")
         await self.hub.send_handoff_state(conversation_id, {"state": "ended"})
         await self.hub.queue_changed()
 

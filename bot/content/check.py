@@ -124,7 +124,8 @@ class Project:
                    for key in (keys or [None])
                    if not isinstance(data.get(section), (dict, list)) or (key and key not in data[section])]
         if missing or not data.get("forbidden_claims"):
-            raise ContentError(error(Where(self.policy, 0), f"missing settings: {', '.join(missing or ['forbidden_claims'])}",
+            names = ", ".join(missing or ["forbidden_claims"])
+            raise ContentError(error(Where(self.policy, 0), f"missing settings: {names}",
                                      "restore them from the project's history (git log -p data/quality.yml)"))
         return data
 
@@ -250,7 +251,8 @@ def check_answers(responses: List[Response], policy: Dict[str, Any], claims: Lis
                                   'under the text add:  metadata: {reviewed: "YYYY-MM-DD"}  (the date someone '
                                   "checked it against ../shared/FACTS.md and its source)"))
         elif date is None:
-            problems.append(error(where, f"'{name}' has a review date that is not a quoted YYYY-MM-DD date: {reviewed!r}",
+            problems.append(error(where, f"'{name}' has a review date that is not a quoted YYYY-MM-DD date: "
+                                         f"{reviewed!r}",
                                   'write it with quotes, for example  reviewed: "2026-11-22"'))
         elif date > today:
             problems.append(error(where, f"'{name}' was reviewed in the future ({date})", "correct the date"))
@@ -262,7 +264,8 @@ def check_answers(responses: List[Response], policy: Dict[str, Any], claims: Lis
         if grade > float(policy["readability_max_grade"]):
             problems.append(warning(where, f"'{name}' reads at school grade {grade:.1f}, above "
                                     f"{policy['readability_max_grade']}",
-                                    "use shorter sentences and everyday words (say 'stop suddenly', not 'abrupt discontinuation')"))
+                                    "use shorter sentences and everyday words "
+                                    "(say 'stop suddenly', not 'abrupt discontinuation')"))
     return problems
 
 
@@ -279,7 +282,8 @@ def check_safe_messaging(responses: List[Response]) -> List[Problem]:
                                   "never describe methods or places (safe-messaging guidance); remove it"))
         for sentence in re.split(r"(?<=[.!?])\s+", text):
             if LETHAL_WORDS.search(sentence) and AMOUNT.search(sentence):
-                problems.append(error(where, f"'{name}' puts an amount next to a lethal outcome: \"{sentence.strip()}\"",
+                problems.append(error(where,
+                                      f"'{name}' puts an amount next to a lethal outcome: \"{sentence.strip()}\"",
                                       "never give amounts that could harm; say that any amount can be dangerous "
                                       "with alcohol or opioids and name 911 / Poison Help"))
         escalation = response.custom.get("escalation")
@@ -306,8 +310,8 @@ def _has_key(value: Any, key: str) -> bool:
 
 def _check_escalation(response: Response, escalation: Any) -> List[Problem]:
     where, name = response.where, response.name
-    fix = ("give it  custom: {escalation: {tier: <emergency|suicide|medical|check>, lines: [{name, phone, sms, url}, ...]}}"
-           " as in domain/crisis.yml")
+    fix = ("give it  custom: {escalation: {tier: <emergency|suicide|medical|check>, "
+           "lines: [{name, phone, sms, url}, ...]}} as in domain/crisis.yml")
     if name not in ESCALATING:
         return [error(where, f"'{name}' carries an escalation payload but is not a crisis reply",
                       f"only {', '.join(sorted(ESCALATING))} escalate; remove the payload")]
@@ -318,7 +322,8 @@ def _check_escalation(response: Response, escalation: Any) -> List[Problem]:
     if tier != ESCALATING[name]:
         problems.append(error(where, f"crisis reply '{name}' has the tier {tier!r}", f"use {ESCALATING[name]!r}"))
     if not response.text:
-        problems.append(error(where, f"crisis reply '{name}' has no text", "the lines go with a text that says what to do"))
+        problems.append(error(where, f"crisis reply '{name}' has no text",
+                              "the lines go with a text that says what to do"))
     if not isinstance(lines, list) or not lines:
         return problems + [error(where, f"crisis reply '{name}' lists no lines to call", fix)]
     for line in lines:
@@ -333,7 +338,8 @@ def _check_escalation(response: Response, escalation: Any) -> List[Problem]:
     if tier in CRISIS_LINES:
         first, others = CRISIS_LINES.get((tier, situation), CRISIS_LINES[tier])
         if not phones or phones[0] != first:
-            problems.append(error(where, f"crisis reply '{name}' must list {first} first", f"put {first} first in its lines"))
+            problems.append(error(where, f"crisis reply '{name}' must list {first} first",
+                                  f"put {first} first in its lines"))
         for phone in sorted(others - set(phones)):
             problems.append(error(where, f"crisis reply '{name}' does not list {phone}", f"add the {phone} line"))
     return problems

@@ -47,7 +47,8 @@ def main() -> int:
     output = log.read_text(errors="replace")
     evaluated = re.search(r"Evaluating (\d+) stories", output)
     if result.returncode != 0:
-        failure = output[output.find("WrongPredictionException"):] if "WrongPredictionException" in output else output[-4000:]
+        wrong = output.find("WrongPredictionException")
+        failure = output[wrong:] if wrong >= 0 else output[-4000:]
         print(re.sub(r"\x1b\[[0-9;]*m", "", failure).strip(), file=sys.stderr)
         print(f"conversation tests: FAILED (see {log.relative_to(PROJECT_ROOT)})", file=sys.stderr)
         return 1

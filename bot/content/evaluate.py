@@ -120,7 +120,8 @@ def main(argv=None) -> int:
                 or (item["kind"] == "oos" and got["topic"])
             )
             if bad:
-                print(f"  [{item['kind']}/{item.get('tier') or item.get('topic') or ''}] got {got}: {item['text'][:70]!r}")
+                label = item.get("tier") or item.get("topic") or ""
+                print(f"  [{item['kind']}/{label}] got {got}: {item['text'][:70]!r}")
     return 0
 
 

@@ -49,9 +49,9 @@ def cross_validate(out: Path, folds: int) -> None:
     np.random.seed(SEED)
     random.seed(SEED)
     argv = sys.argv
-    sys.argv = ["rasa", "test", "nlu", "--nlu", str(PROJECT_ROOT / "data" / "nlu"), "--domain", str(PROJECT_ROOT / "domain"),
-                "--config", str(PROJECT_ROOT / "config.yml"), "--cross-validation", "--folds", str(folds),
-                "--out", str(out)]
+    sys.argv = ["rasa", "test", "nlu", "--nlu", str(PROJECT_ROOT / "data" / "nlu"),
+                "--domain", str(PROJECT_ROOT / "domain"), "--config", str(PROJECT_ROOT / "config.yml"),
+                "--cross-validation", "--folds", str(folds), "--out", str(out)]
     try:
         with warnings.catch_warnings():
             # the FAQ topics are chosen by the project's LinearTopicSelector, which Rasa does not know
@@ -143,15 +143,16 @@ def write_markdown(out: Path, intents, topics, intent_errors, topic_errors, fail
 
 def _table_html(rows) -> str:
     body = "".join(
-        f"<tr class='{'weak' if r['f1-score'] < 0.75 else ''}'><td>{html.escape(name)}</td><td>{r['precision']:.2f}</td>"
-        f"<td>{r['recall']:.2f}</td><td>{r['f1-score']:.2f}</td><td>{r['support']}</td></tr>" for name, r in rows)
+        f"<tr class='{'weak' if r['f1-score'] < 0.75 else ''}'><td>{html.escape(name)}</td>"
+        f"<td>{r['precision']:.2f}</td><td>{r['recall']:.2f}</td><td>{r['f1-score']:.2f}</td>"
+        f"<td>{r['support']}</td></tr>" for name, r in rows)
     return ("<table><tr><th>label</th><th>precision</th><th>recall</th><th>F1</th><th>examples</th></tr>"
             f"{body}</table>")
 
 
 def _worst_html(rows) -> str:
-    body = "".join(f"<tr><td>{html.escape(t)}</td><td>{html.escape(e)}</td><td>{html.escape(p)}</td><td>{c:.2f}</td></tr>"
-                   for t, e, p, c in rows)
+    body = "".join(f"<tr><td>{html.escape(t)}</td><td>{html.escape(e)}</td><td>{html.escape(p)}</td>"
+                   f"<td>{c:.2f}</td></tr>" for t, e, p, c in rows)
     return ("<table><tr><th>example</th><th>should be</th><th>was taken for</th><th>confidence</th></tr>"
             f"{body}</table>")
 
@@ -161,7 +162,8 @@ def write_html(out: Path, intents, topics, intent_errors, topic_errors, failures
     pictures = "".join(f"<figure><img src='{name}' alt='{html.escape(caption)}'><figcaption>{html.escape(caption)}"
                        "</figcaption></figure>"
                        for name, caption in (("intent_confusion_matrix.png", "Intent confusion matrix"),
-                                             ("intent_histogram.png", "Intent confidence: right (blue) and wrong (red)"),
+                                             ("intent_histogram.png",
+                                              "Intent confidence: right (blue) and wrong (red)"),
                                              ("response_selection_confusion_matrix.png", "FAQ topic confusion matrix"),
                                              ("response_selection_histogram.png", "FAQ topic confidence"))
                        if (out / name).exists())
@@ -213,7 +215,8 @@ def main(argv=None) -> int:
     markdown = write_markdown(args.out, intents, topics, intent_errors, topic_errors, failures)
     page = write_html(args.out, intents, topics, intent_errors, topic_errors, failures)
     figures = summary(intents, topics)
-    print(f"\nIntent accuracy {figures['intent_accuracy']:.3f}, weighted intent F1 {figures['intent_f1_weighted']:.3f}, "
+    print(f"\nIntent accuracy {figures['intent_accuracy']:.3f}, "
+          f"weighted intent F1 {figures['intent_f1_weighted']:.3f}, "
           f"FAQ topic accuracy {figures['faq_topic_accuracy']:.3f} ({time.monotonic() - started:.0f} s)")
     print(f"Report: {page.relative_to(PROJECT_ROOT) if page.is_relative_to(PROJECT_ROOT) else page} "
           f"(and {markdown.name})")

@@ -442,7 +442,8 @@ def _shown(path: Path) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bot.content.unanswered", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="python -m bot.content.unanswered", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=DEFAULT_DAYS, help="how many days back (default 30)")
     parser.add_argument("--tracker-url", default=None,
                         help="SQLAlchemy URL of Rasa's SQL tracker store (default: HELPLINE_TRACKER_URL, "

@@ -31,7 +31,8 @@ UNUSED = re.compile(r"The utterance '([^']+)' is not used in any story or rule")
 DUPLICATE_FAQ = "The following duplicated intents have been found across multiple domain files: faq"
 # intents only the crisis screen sets (bot/crisis/decide.py), never learned from examples
 SCREEN_INTENTS = {"crisis_check"}
-NO_EXAMPLES = re.compile(r"The intent '([^']+)' is listed in the domain file, but is not found in the NLU training data")
+NO_EXAMPLES = re.compile(r"The intent '([^']+)' is listed in the domain file, "
+                         r"but is not found in the NLU training data")
 # responses Rasa's own default actions send (action_default_fallback), and the one the web chat
 # channel sends itself when the conversation's database is down (bot/channels/webchat.py)
 DEFAULT_ACTION_RESPONSES = {"utter_default", "utter_technical_problem"}

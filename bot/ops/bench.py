@@ -525,7 +525,8 @@ def main(argv=None) -> int:
                               "quick": args.quick, "cores": os.cpu_count()}
 
     log("1/4 Training times")
-    report["training"] = {"ours": training_times(PROJECT_ROOT / "config.yml", BUILD / "ours", "this assistant", rasa_cli.COMMAND),
+    report["training"] = {"ours": training_times(PROJECT_ROOT / "config.yml", BUILD / "ours", "this assistant",
+                                                 rasa_cli.COMMAND),
                           "stock": stock_training(args.retrain_stock)}
     stock_credentials = BUILD / "stock-credentials.yml"
     stock_credentials.write_text(STOCK_CREDENTIALS)

@@ -146,7 +146,8 @@ def _serve(args, env, processes: List[subprocess.Popen], stopping) -> int:
             f"  REST:      POST http://localhost:{args.port}/webhooks/rest/webhook  "
             f"{{\"sender\": \"me\", \"message\": \"hi\"}}\n"
             f"  Chat demo: http://localhost:{args.port}/demo  (widget: /widget/widget.js)\n"
-            f"  Console:   http://localhost:{args.port}/console  (accounts: python -m bot.console.users add NAME --name FIRST)\n"
+            f"  Console:   http://localhost:{args.port}/console  "
+            f"(accounts: python -m bot.console.users add NAME --name FIRST)\n"
             f"  Socket.IO: http://localhost:{args.port}/socket.io (events user_uttered / bot_uttered)\n"
             f"  Actions:   http://localhost:{args.actions_port}/health\n"
             f"Press Ctrl-C to stop.",

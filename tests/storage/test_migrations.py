@@ -1,4 +1,5 @@
-"""Schema migrations of the helpline database (bot/storage/migrate.py, bot/storage/migrations), on SQLite and PostgreSQL."""
+"""Schema migrations of the helpline database (bot/storage/migrate.py, bot/storage/migrations),
+on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import os

@@ -33,5 +33,6 @@ def run(connection) -> None:
 
 connection = config.attributes.get("connection")
 if context.is_offline_mode() or connection is None:
-    raise SystemExit("run the migrations with `python -m bot.storage.migrate` (make migrate), not Alembic's command line")
+    raise SystemExit("run the migrations with `python -m bot.storage.migrate` (make migrate), "
+                     "not Alembic's command line")
 run(connection)
