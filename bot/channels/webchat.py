@@ -43,7 +43,7 @@ from bot.handoff.outbox import HandoffOutbox, spool_from_env
 from bot.handoff.store import HandoffConflict, HandoffStore, Status
 from bot.storage.erase import erase_conversation
 from bot.storage.engine import open_engine
-from bot.storage.tracker_store import innermost_store, persistence_problem
+from bot.storage.tracker_store import innermost_store, persistence_problem, store_layers
 
 logger = logging.getLogger(__name__)
 logmask.install()  # phone numbers and e-mail addresses never reach the server's log
@@ -505,14 +505,6 @@ class WebChatInput(rasa_patches.InstallPatches, InputChannel):
 
     # -- a visitor deletes their chat ---------------------------------------------------
 
-    def _tracker_stores(self) -> List[Any]:
-        """Rasa's tracker store and its wrappers (AwaitableTrackerStore, FailSafeTrackerStore)."""
-        stores, store = [], getattr(self.agent, "tracker_store", None)
-        while store is not None:
-            stores.append(store)
-            store = getattr(store, "_tracker_store", None)
-        return stores
-
     def _tracker_sql(self) -> Any:
         """The engine of Rasa's SQL tracker store; without an agent, one on HELPLINE_TRACKER_URL."""
         store = innermost_store(self.agent)
@@ -531,7 +523,7 @@ class WebChatInput(rasa_patches.InstallPatches, InputChannel):
             await self.outbox.forget(conversation_id)  # crisis handoffs kept during an outage, first
             request = await hub.db(self.store.open_handoff, conversation_id)
             counts = await hub.db(erase_conversation, conversation_id, self._tracker_sql(), self.store.engine)
-            for store in self._tracker_stores():  # trackers kept in memory, if any
+            for store in store_layers(self.agent):  # trackers kept in memory, if any
                 for memory in (store, getattr(store, "_fallback_tracker_store", None)):
                     if isinstance(getattr(memory, "store", None), dict):
                         memory.store.pop(conversation_id, None)

@@ -41,7 +41,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
 from bot import config
-from bot.storage.engine import DatabaseError, database_engine, exclusive_sqlite_engine, open_engine as _open
+from bot.storage.engine import DatabaseError, database_engine, exclusive_sqlite_engine, open_engine
 from bot.storage.sqlite import is_sqlite_file
 from bot.storage.urls import first_line, redact
 
@@ -244,7 +244,7 @@ def describe(engine: Engine) -> str:
 
 def prepare(url: str, auto: Optional[bool] = None) -> None:
     """What HandoffStore does at start, for bot.ops.run before it starts the servers."""
-    engine = open_engine(url, create=True)
+    engine = helpline_engine(url, create=True)
     try:
         ensure_schema(engine, auto)
     finally:
@@ -253,12 +253,12 @@ def prepare(url: str, auto: Optional[bool] = None) -> None:
 
 # --------------------------------------------------------------------------- command line
 
-def open_engine(url: str, create: bool) -> Engine:
+def helpline_engine(url: str, create: bool) -> Engine:
     """HandoffStore's engine (bot/storage/engine.py); an SQLite file that does not exist is made
     only if ``create``."""
     if create:
         return database_engine(url, synchronous="FULL")
-    engine = _open(url, synchronous="FULL")
+    engine = open_engine(url, synchronous="FULL")
     if engine is None:
         raise SchemaError(f"no database at {redact(url)} yet (the servers create it at start, or run `make migrate`)")
     return engine
@@ -292,7 +292,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     engine = None
     try:
-        engine = open_engine(args.database_url, create=args.command in ("upgrade", "revision"))
+        engine = helpline_engine(args.database_url, create=args.command in ("upgrade", "revision"))
         if args.command == "upgrade":
             before, after = upgrade(engine, args.revision)
             print(f"{shown(engine.url)}: " + (f"upgraded from {', '.join(before) or 'empty'} to {', '.join(after)}"

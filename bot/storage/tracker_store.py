@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
@@ -113,12 +113,21 @@ class HelplineTrackerStore(SQLTrackerStore):
         setattr(tracker, STORED_EVENTS, len(tracker.events))
 
 
+def store_layers(agent: Any) -> List[Any]:
+    """The agent's tracker store and Rasa's wrappers around it (FailSafeTrackerStore,
+    AwaitableTrackerStore), outermost first; empty without an agent or a store."""
+    layers: List[Any] = []
+    store = getattr(agent, "tracker_store", None)
+    while store is not None:
+        layers.append(store)
+        store = getattr(store, "_tracker_store", None)
+    return layers
+
+
 def innermost_store(agent: Any) -> Any:
-    """The agent's tracker store without Rasa's wrappers (FailSafeTrackerStore, AwaitableTrackerStore)."""
-    store: Any = getattr(agent, "tracker_store", None)
-    while getattr(store, "_tracker_store", None) is not None:
-        store = store._tracker_store
-    return store
+    """The agent's tracker store without Rasa's wrappers, or None."""
+    layers = store_layers(agent)
+    return layers[-1] if layers else None
 
 
 def persistence_problem(agent: Any) -> Optional[str]:
