@@ -29,6 +29,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, ResponseStream
 
 from bot import rasa_patches
+from bot.privacy import logmask
 from bot.channels import guard
 from bot.channels.webchat import MAX_MESSAGE_CHARS
 from bot.crisis import decide
@@ -106,6 +107,8 @@ class CheckedRestInput(rasa_patches.InstallPatches, RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         webhook = Blueprint("helpline_rest_webhook", __name__)
+        # the log handlers Sanic adds when the server starts get the masking filter too
+        webhook.listener("before_server_start")(lambda *_: logmask.install())
 
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:

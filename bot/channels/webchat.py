@@ -46,7 +46,6 @@ from bot.storage.engine import open_engine
 from bot.storage.tracker_store import innermost_store, persistence_problem, store_layers
 
 logger = logging.getLogger(__name__)
-logmask.install()  # phone numbers and e-mail addresses never reach the server's log
 
 STATIC = PROJECT_ROOT / "bot" / "web" / "static"
 MAX_MESSAGE_CHARS = 2000

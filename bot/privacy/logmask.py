@@ -8,9 +8,9 @@ Sanic's access-log request line.
 
 ``install()`` puts the filter on every handler of the root logger and of any other logger
 that has handlers (Sanic's); it is idempotent, so it is called again once handlers may have
-been added. The Rasa server installs it when it loads the web chat channel
-(bot/channels/webchat.py, named in credentials.yml), the action server when it imports
-``actions``.
+been added. The Rasa server installs it when it makes any of the project's channels
+(bot/rasa_patches/__init__.py), and again when the server starts; the action server when it
+imports ``actions``.
 
     masked("call me on (412) 555-0134 or mail jo@example.org")
     -> "call me on [phone] or mail [email]"

@@ -2,8 +2,8 @@
 
 Rasa 3.6 waits up to 300 s for the action server and, when it is down or fails, logs the
 error and drops the action: a visitor who asked for a person would get no answer, and no
-handoff or callback would be recorded. Installed by the web chat channel (loaded when Rasa
-starts, see credentials.yml), this changes what a remote action does:
+handoff or callback would be recorded. Installed when Rasa makes any of the project's channels
+(bot/rasa_patches/__init__.py), this changes what a remote action does:
 
 1. the action server gets ``HELPLINE_ACTION_TIMEOUT`` seconds (default 5; it normally
    answers in milliseconds);
