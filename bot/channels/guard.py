@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 MESSAGES_ENV, SECONDS_ENV = config.FLOOD_MESSAGES, config.FLOOD_SECONDS
 DEFAULT_MESSAGES = 8
 DEFAULT_SECONDS = 10.0
+MAX_MESSAGE_CHARS = 2000    # a visitor message, on every channel; longer is refused
 MAX_TRACKED = 50_000        # conversations remembered; full buckets are forgotten first
 MAX_METADATA_CHARS = 4000   # a message's metadata, as JSON; larger is dropped
 

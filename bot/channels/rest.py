@@ -31,7 +31,7 @@ from sanic.response import HTTPResponse, ResponseStream
 from bot import rasa_patches
 from bot.privacy import logmask
 from bot.channels import guard
-from bot.channels.webchat import MAX_MESSAGE_CHARS
+from bot.channels.guard import MAX_MESSAGE_CHARS
 from bot.crisis import decide
 
 logger = logging.getLogger(__name__)

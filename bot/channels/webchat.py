@@ -48,7 +48,7 @@ from bot.storage.tracker_store import innermost_store, persistence_problem, stor
 logger = logging.getLogger(__name__)
 
 STATIC = PROJECT_ROOT / "bot" / "web" / "static"
-MAX_MESSAGE_CHARS = 2000
+MAX_MESSAGE_CHARS = guard.MAX_MESSAGE_CHARS
 # used if the domain has no utter_technical_problem (a broken content edit must not silence the outage reply)
 TECHNICAL_PROBLEM = ("I'm sorry, I'm having a technical problem and can't answer that right now. "
                      "If someone is in danger, call 911. If you're thinking about suicide, call or text 988.")

@@ -154,7 +154,7 @@ class CrisisScreen:
             decision.score, decision.likely_tier = round(score.crisis, 4), score.tier
             decision.nearest = score.nearest
         vetoed = rules.is_crisis and not rules.strong and score is not None and score.crisis < self.veto
-        if vetoed and score is not None:
+        if vetoed:
             decision.action, decision.tier, decision.source = INFO_ACTION, rules.tier, "rules"
             decision.triggers = rules.triggers
             decision.reason = (f"weak rule {', '.join(rules.rules)} matched, but the classifier read no crisis "
