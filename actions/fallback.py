@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.content import RETRIEVAL_INTENT, canonical_question
+from bot.faq import RETRIEVAL_INTENT, canonical_question
 
 MAX_SUGGESTIONS = 3
 MIN_CONFIDENCE = 0.05

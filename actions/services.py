@@ -5,7 +5,7 @@ from functools import lru_cache
 
 from bot.handoff.hours import StaffHours
 from bot.handoff.store import HandoffStore
-from bot.settings import Settings
+from bot.config import Settings
 
 
 @lru_cache(maxsize=1)

@@ -1,6 +1,6 @@
 // Socket.IO load driver: many simulated visitors over websockets, one process.
 // usage: node scripts/sio-load.js CONFIG_JSON
-// Used by `make bench` (bot/bench.py) and `make load` (bot/load.py) through bot/sio_driver.py,
+// Used by `make bench` (bot/ops/bench.py) and `make load` (bot/ops/load.py) through bot/ops/sio_driver.py,
 // which installs socket.io-client into build/sio-client.
 //
 // CONFIG_JSON: url (or urls: visitor i uses urls[i % urls.length]), conversations (visitors at

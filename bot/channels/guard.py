@@ -23,6 +23,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
 
+from bot import config
 from bot.crisis import decide
 
 if TYPE_CHECKING:
@@ -30,10 +31,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MESSAGES_ENV = "HELPLINE_FLOOD_MESSAGES"
-SECONDS_ENV = "HELPLINE_FLOOD_SECONDS"
+MESSAGES_ENV, SECONDS_ENV = config.FLOOD_MESSAGES, config.FLOOD_SECONDS
 DEFAULT_MESSAGES = 8
 DEFAULT_SECONDS = 10.0
+MAX_MESSAGE_CHARS = 2000    # a visitor message, on every channel; longer is refused
 MAX_TRACKED = 50_000        # conversations remembered; full buckets are forgotten first
 MAX_METADATA_CHARS = 4000   # a message's metadata, as JSON; larger is dropped
 
@@ -86,8 +87,8 @@ class FloodLimit:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "FloodLimit":
-        return cls(_number(env, MESSAGES_ENV, DEFAULT_MESSAGES, int),
-                   _number(env, SECONDS_ENV, DEFAULT_SECONDS, float))
+        return cls(config.flood_setting(MESSAGES_ENV, DEFAULT_MESSAGES, int, env),
+                   config.flood_setting(SECONDS_ENV, DEFAULT_SECONDS, float, env))
 
     @property
     def enabled(self) -> bool:
@@ -130,20 +131,6 @@ class FloodLimit:
         if len(self._buckets) >= self.max_tracked:
             for key in sorted(self._buckets, key=level.__getitem__, reverse=True)[:len(self._buckets) // 2]:
                 del self._buckets[key]
-
-
-def _number(env: Mapping[str, str], name: str, default, kind):
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        logger.warning("%s=%r is not a valid number; using %s", name, raw, default)
-        return default
-    return value
 
 
 async def parse(agent: Any, text: str) -> Optional[Dict[str, Any]]:

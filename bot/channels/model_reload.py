@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Mapping, Optional, Tuple
@@ -36,9 +35,11 @@ from rasa.core.nlg import NaturalLanguageGenerator, TemplatedNaturalLanguageGene
 from rasa.core.processor import MessageProcessor
 from sanic import Blueprint, Sanic
 
+from bot import config
+
 logger = logging.getLogger(__name__)
 
-WATCH_ENV = "HELPLINE_MODEL_WATCH_SECONDS"
+WATCH_ENV = config.MODEL_WATCH_SECONDS
 DEFAULT_INTERVAL = 2.0
 
 # what identifies one version of the model file: inode, size, modification time (ns)
@@ -54,16 +55,9 @@ def file_signature(path: Path) -> Optional[FileSignature]:
     return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
-def watch_interval(env: Mapping[str, str] = os.environ) -> float:
+def watch_interval(env: Optional[Mapping[str, str]] = None) -> float:
     """Seconds between two looks at the model file (HELPLINE_MODEL_WATCH_SECONDS); 0 = off."""
-    raw = env.get(WATCH_ENV, "").strip()
-    if not raw:
-        return DEFAULT_INTERVAL
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        logger.warning("%s=%r is not a number of seconds; using %s", WATCH_ENV, raw, DEFAULT_INTERVAL)
-        return DEFAULT_INTERVAL
+    return config.model_watch_seconds(DEFAULT_INTERVAL, env)
 
 
 def load_processor(model_path: Path, current: Agent) -> MessageProcessor:

@@ -28,8 +28,10 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse, ResponseStream
 
+from bot import rasa_patches
+from bot.privacy import logmask
 from bot.channels import guard
-from bot.channels.webchat import MAX_MESSAGE_CHARS
+from bot.channels.guard import MAX_MESSAGE_CHARS
 from bot.crisis import decide
 
 logger = logging.getLogger(__name__)
@@ -94,7 +96,7 @@ def turns(tracker) -> List[Tuple[str, Optional[str]]]:
             for e in tracker.events if isinstance(e, (UserUttered, BotUttered))]
 
 
-class CheckedRestInput(RestInput):
+class CheckedRestInput(rasa_patches.InstallPatches, RestInput):
     def __init__(self) -> None:
         super().__init__()
         self.flood = guard.FloodLimit.from_env()
@@ -105,6 +107,8 @@ class CheckedRestInput(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         webhook = Blueprint("helpline_rest_webhook", __name__)
+        # the log handlers Sanic adds when the server starts get the masking filter too
+        webhook.listener("before_server_start")(lambda *_: logmask.install())
 
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:

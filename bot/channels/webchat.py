@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections import Counter, OrderedDict
 from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
@@ -32,8 +31,8 @@ from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, Sanic, response
 from socketio import AsyncRedisManager, AsyncServer
 
-from bot import PROJECT_ROOT, action_fallback, speedups
-from bot import logmask
+from bot import PROJECT_ROOT, config, rasa_patches
+from bot.privacy import logmask
 from bot.channels import guard
 from bot.crisis import decide
 from bot.channels.model_reload import watch_model_file
@@ -42,15 +41,14 @@ from bot.handoff.hours import StaffHours
 from bot.handoff.live import CANCEL_PAYLOAD, LiveHub
 from bot.handoff.outbox import HandoffOutbox, spool_from_env
 from bot.handoff.store import HandoffConflict, HandoffStore, Status
-from bot.retention import default_tracker_url, erase_conversation, open_engine
-from bot.tracker_store import innermost_store, persistence_problem
-from bot.settings import Settings
+from bot.storage.erase import erase_conversation
+from bot.storage.engine import open_engine
+from bot.storage.tracker_store import innermost_store, persistence_problem, store_layers
 
 logger = logging.getLogger(__name__)
-logmask.install()  # phone numbers and e-mail addresses never reach the server's log
 
 STATIC = PROJECT_ROOT / "bot" / "web" / "static"
-MAX_MESSAGE_CHARS = 2000
+MAX_MESSAGE_CHARS = guard.MAX_MESSAGE_CHARS
 # used if the domain has no utter_technical_problem (a broken content edit must not silence the outage reply)
 TECHNICAL_PROBLEM = ("I'm sorry, I'm having a technical problem and can't answer that right now. "
                      "If someone is in danger, call 911. If you're thinking about suicide, call or text 988.")
@@ -196,7 +194,7 @@ class _Blueprint(Blueprint):
         super().register(app, options)
 
 
-class WebChatInput(InputChannel):
+class WebChatInput(rasa_patches.InstallPatches, InputChannel):
     @classmethod
     def name(cls) -> Text:
         return "webchat"
@@ -210,17 +208,15 @@ class WebChatInput(InputChannel):
         )
 
     def __init__(self, socketio_path: str = "/socket.io", cors_allowed_origins: Any = None,
-                 settings: Optional[Settings] = None, store: Optional[HandoffStore] = None) -> None:
-        self.settings = settings or Settings.from_env()
-        action_fallback.install()  # actions still run when the action server is down
-        speedups.install()  # Rasa's steps for a message, faster and with the same results (bot/speedups.py)
+                 settings: Optional[config.Settings] = None, store: Optional[HandoffStore] = None) -> None:
+        self.settings = settings or config.Settings.from_env()
         self.socketio_path = socketio_path
         # Origins allowed to open the chat: HELPLINE_ALLOWED_ORIGINS (comma-separated) or "*".
-        origins = cors_allowed_origins or os.environ.get("HELPLINE_ALLOWED_ORIGINS") or "*"
+        origins = cors_allowed_origins or config.allowed_origins()
         if isinstance(origins, str) and origins != "*":
             origins = [o.strip() for o in origins.split(",") if o.strip()]
         # several servers: Socket.IO messages go through Redis to whichever server holds the socket
-        redis_url = os.environ.get("HELPLINE_REDIS_URL")
+        redis_url = config.redis_url()
         manager = AsyncRedisManager(redis_url, channel="helpline-socketio") if redis_url else None
         self.sio = AsyncServer(async_mode="sanic", cors_allowed_origins=origins, client_manager=manager)
         self.store = store or HandoffStore(self.settings.database_url)
@@ -288,7 +284,8 @@ class WebChatInput(InputChannel):
         async def session_request(sid: Text, data: Any = None, *_extra: Any) -> None:
             token = data.get("session_id") if isinstance(data, dict) else None
             conversation_id = self.signer.verify(token)
-            if conversation_id is None or await self._erased.anywhere(conversation_id):  # none, made up, not ours or deleted
+            # none, made up, not ours, or deleted
+            if conversation_id is None or await self._erased.anywhere(conversation_id):
                 token = self.signer.issue()
                 conversation_id = self.signer.verify(token)
             await sio.save_session(sid, {"conversation_id": conversation_id})
@@ -474,7 +471,7 @@ class WebChatInput(InputChannel):
         if reply and not sent_tier:
             await self.hub.send_response(conversation_id, self.responses().get(reply), decide.slots_of(found))
         elif not tier and not sent_tier:
-            # bot/validate.py knows the channel sends this response
+            # bot/content/validate.py knows the channel sends this response
             await self.hub.send_response(conversation_id, self.responses().get("utter_technical_problem")
                                          or [{"text": TECHNICAL_PROBLEM}])
         if tier or sent_tier:
@@ -500,19 +497,12 @@ class WebChatInput(InputChannel):
             return
         await self.hub.db(self.store.audit, None, "visitor_cancelled", request.id)
         await self.hub.to_visitor(conversation_id, "system",
-                                  "OK, you're back with the Helpline Assistant. You can ask for a person again any time.")
+                                  "OK, you're back with the Helpline Assistant. "
+                                  "You can ask for a person again any time.")
         await self.hub.send_handoff_state(conversation_id, {"state": "ended"})
         await self.hub.queue_changed()
 
     # -- a visitor deletes their chat ---------------------------------------------------
-
-    def _tracker_stores(self) -> List[Any]:
-        """Rasa's tracker store and its wrappers (AwaitableTrackerStore, FailSafeTrackerStore)."""
-        stores, store = [], getattr(self.agent, "tracker_store", None)
-        while store is not None:
-            stores.append(store)
-            store = getattr(store, "_tracker_store", None)
-        return stores
 
     def _tracker_sql(self) -> Any:
         """The engine of Rasa's SQL tracker store; without an agent, one on HELPLINE_TRACKER_URL."""
@@ -520,7 +510,7 @@ class WebChatInput(InputChannel):
         if store is not None:
             return getattr(store, "engine", None)
         if self._tracker_engine is None:
-            self._tracker_engine = open_engine(default_tracker_url(), synchronous="NORMAL")
+            self._tracker_engine = open_engine(config.tracker_url(), synchronous="NORMAL")
         return self._tracker_engine
 
     async def delete_conversation(self, conversation_id: str) -> Counter:
@@ -532,7 +522,7 @@ class WebChatInput(InputChannel):
             await self.outbox.forget(conversation_id)  # crisis handoffs kept during an outage, first
             request = await hub.db(self.store.open_handoff, conversation_id)
             counts = await hub.db(erase_conversation, conversation_id, self._tracker_sql(), self.store.engine)
-            for store in self._tracker_stores():  # trackers kept in memory, if any
+            for store in store_layers(self.agent):  # trackers kept in memory, if any
                 for memory in (store, getattr(store, "_fallback_tracker_store", None)):
                     if isinstance(getattr(memory, "store", None), dict):
                         memory.store.pop(conversation_id, None)

@@ -18,7 +18,7 @@ import sys
 
 from bot.console.auth import ROLES, Accounts
 from bot.handoff.store import HandoffStore
-from bot.settings import Settings
+from bot.config import Settings
 
 
 def _password() -> str:
@@ -57,7 +57,8 @@ def main(argv=None) -> int:
             print(f"password changed for {args.username!r}")
         else:
             for user in accounts.store.list_staff():
-                print(f"{user.username:20} {user.display_name:15} {user.role:11} {'active' if user.active else 'disabled'}")
+                state = "active" if user.active else "disabled"
+                print(f"{user.username:20} {user.display_name:15} {user.role:11} {state}")
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from bot.crisis import TIERS, CrisisDetector, PatternError
-from bot.nlp import shared_pipeline
+from bot.nlu.spacy_pipeline import shared_pipeline
 
 
 def report(detector: CrisisDetector, path: Path) -> int:

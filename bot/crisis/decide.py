@@ -267,7 +267,7 @@ def load(patterns_path=None, semantic_path=None) -> CrisisScreen:
     loaded again when its files change (a new model after `make train` brings a new classifier)."""
     from bot.crisis.detector import PATTERNS_PATH
     from bot.crisis.semantic import MODEL_PATH, SemanticClassifier, SemanticError, encoder
-    from bot.nlp import shared_pipeline
+    from bot.nlu.spacy_pipeline import shared_pipeline
 
     patterns, semantic_file = Path(patterns_path or PATTERNS_PATH), Path(semantic_path or MODEL_PATH)
     key = tuple((str(p), p.stat().st_mtime_ns if p.exists() else None) for p in (patterns, semantic_file))

@@ -86,10 +86,10 @@ def print_report(rows: Sequence[Row], times: Sequence[float], title: str) -> Non
     mark = "  ok" if negatives and esc / len(negatives) <= TARGET_FALSE else "  ABOVE TARGET"
     print(f"  not crisis: false escalations {_rate(esc, len(negatives))}{mark}; check-ins {_rate(chk, len(negatives))}; "
           f"answered with a line {_rate(info, len(negatives))}")
-    groups = defaultdict(list)
+    by_kind: Dict[Tuple[str, str], List[Decision]] = defaultdict(list)
     for item, decision in negatives:
-        groups[(item.kind, item.lang if item.lang == "en" else "es/mix")].append(decision)
-    for (kind, lang), decisions in sorted(groups.items()):
+        by_kind[(item.kind, item.lang if item.lang == "en" else "es/mix")].append(decision)
+    for (kind, lang), decisions in sorted(by_kind.items()):
         e = sum(d.action == ESCALATE_ACTION for d in decisions)
         c = sum(d.action == CHECK_ACTION for d in decisions)
         print(f"    {kind:18} {lang:6} false escalations {_rate(e, len(decisions)):16} check-ins {_rate(c, len(decisions))}")
@@ -124,7 +124,7 @@ def sweep(rows: Sequence[Row]) -> None:
         for check in (0.2, 0.3, 0.4, 0.5):
             if check >= escalate:
                 continue
-            counts = defaultdict(int)
+            counts: Dict[str, int] = defaultdict(int)
             for item, d in rows:
                 score = d.score or 0.0
                 escalated = (d.source == "rules" and d.action == ESCALATE_ACTION) or score >= escalate

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Sequence
 
 import numpy as np
 
@@ -100,7 +100,7 @@ def signals(result) -> List[float]:
 class Score:
     probabilities: Dict[str, float]            # per class, of the piece that reads most like a crisis
     piece: str                                 # that piece
-    nearest: List[Dict[str, str]] = field(default_factory=list)  # the training examples nearest to it
+    nearest: List[Dict[str, Any]] = field(default_factory=list)  # the training examples nearest to it
     who: str = "other"                         # self, other or child, for that piece
 
     @property
@@ -229,7 +229,7 @@ def inputs_digest(detector_fingerprint: str = "") -> str:
 def build(output: Path = MODEL_PATH, force: bool = False) -> bool:
     """Train the classifier on the train split unless it is up to date; True when it was built."""
     from bot.crisis.detector import CrisisDetector
-    from bot.nlp import shared_pipeline
+    from bot.nlu.spacy_pipeline import shared_pipeline
 
     digest = inputs_digest()
     if output.exists() and not force:

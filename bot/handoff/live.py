@@ -19,7 +19,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.crisis import decide
 from bot.handoff.store import HandoffRequest, HandoffStore, StaffUser, Status, TranscriptMessage
-from bot.sqlite import is_sqlite_file
+from bot.storage.sqlite import is_sqlite_file
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class LiveHub:
         self.store = store
         self.sio = sio
         # SQLite takes one writer at a time, and a waiting writer sleeps in growing steps
-        # (up to 100 ms): one database thread queues the calls instead (bot/sqlite.py)
+        # (up to 100 ms): one database thread queues the calls instead (bot/storage/sqlite.py)
         self._executor = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="helpline-db")
                           if is_sqlite_file(store.engine.url) else None)
         self._transcript = TranscriptWriter(self)

@@ -33,18 +33,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 
-from bot import PROJECT_ROOT
+from bot import config
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SPOOL = PROJECT_ROOT / "var" / "outbox"
+DEFAULT_SPOOL = config.DEFAULT_SPOOL
 REQUEST_KEYS = {"conversation_id", "reason", "tier", "triggers", "message_text", "live", "detail"}
 PARTIAL_SECONDS = 60.0  # a file still being written is younger
 
 
 def spool_from_env() -> Path:
     """HELPLINE_OUTBOX_DIR (a relative path is taken from the project's folder), else var/outbox."""
-    return PROJECT_ROOT / (os.environ.get("HELPLINE_OUTBOX_DIR") or DEFAULT_SPOOL)
+    return config.outbox_dir()
 
 
 @dataclass
@@ -248,7 +248,7 @@ class HandoffOutbox:
                     await self._try(kept)
 
     async def _try(self, kept: Kept) -> None:
-        conversation_id = kept.request.get("conversation_id")
+        conversation_id = str(kept.request.get("conversation_id") or "")
         if self._erased is not None and await self._erased(conversation_id):
             logger.warning("dropped a kept handoff request of %s: its visitor deleted the chat", conversation_id)
             self._drop(kept)

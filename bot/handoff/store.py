@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from sqlalchemy import (
@@ -24,20 +23,19 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    create_engine,
     delete,
     func,
     or_,
     select,
     update,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
 
-from bot.migrate import ensure_schema
-from bot.sqlite import is_sqlite_file, sqlite_engine
+from bot.storage.migrate import ensure_schema
+from bot.storage.engine import database_engine
 
-Base = declarative_base()
+Base: Any = declarative_base()  # Any: SQLAlchemy 1.4 has no types for its declarative classes
 
 # lower is more urgent; "check": the crisis screen was unsure and asked (below every confirmed crisis)
 TIER_PRIORITY = {"emergency": 0, "suicide": 1, "medical": 2, "check": 3, None: 5}
@@ -181,16 +179,11 @@ class HandoffStore:
 
     def __init__(self, url: str, auto_migrate: Optional[bool] = None) -> None:
         """``auto_migrate``: upgrade a database whose schema is behind (default: HELPLINE_AUTO_MIGRATE,
-        else true); when false, a database behind raises bot.migrate.SchemaError."""
-        parsed = make_url(url)
-        if is_sqlite_file(parsed):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            # pooled, WAL, every commit synced: a request must survive a power cut (bot/sqlite.py)
-            self.engine: Engine = sqlite_engine(parsed, synchronous="FULL", future=True)
-        else:
-            self.engine = create_engine(url, future=True, pool_pre_ping=True)
+        else true); when false, a database behind raises bot.storage.migrate.SchemaError."""
+        # on SQLite every commit synced: a request must survive a power cut (bot/storage/sqlite.py)
+        self.engine: Engine = database_engine(url, synchronous="FULL")
         self._sessions = sessionmaker(self.engine, future=True, expire_on_commit=False)
-        # the schema comes from the migrations (bot/migrations), never from create_all
+        # the schema comes from the migrations (bot/storage/migrations), never from create_all
         ensure_schema(self.engine, auto_migrate)
 
     @contextmanager
@@ -377,7 +370,7 @@ class HandoffStore:
             Status.cancelled: OPEN,
             Status.resolved: (*OPEN, Status.returned.value, Status.cancelled.value, Status.offline.value),
         }[status]
-        values = {"status": status.value, "updated_at": utcnow()}
+        values: Dict[str, Any] = {"status": status.value, "updated_at": utcnow()}
         if status is Status.resolved:
             values.update(resolved_at=utcnow(), resolution_note=note)
         with self.session() as session:
@@ -483,7 +476,8 @@ class HandoffStore:
             if row is None:
                 return None
             staff_session, user = row
-            if aware(staff_session.expires_at) <= utcnow() or not user.active:
+            expires = aware(staff_session.expires_at)
+            if expires is None or expires <= utcnow() or not user.active:
                 session.delete(staff_session)
                 return None
             return staff_session, user

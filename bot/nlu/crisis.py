@@ -105,7 +105,7 @@ class CrisisRules(GraphComponent, IntentClassifier):
 def hide_slot_entities_from_tests() -> None:
     """`rasa test --e2e` compares every entity a message got with those its test story names.
     The screen's entities are no part of what the visitor said and carry no position in the
-    text, so the conversation tests leave them out of that comparison (bot/rasa_cli.py); a test
+    text, so the conversation tests leave them out of that comparison (bot/ops/rasa_cli.py); a test
     story still names ``crisis_line`` where the dialogue should answer with the line."""
     import rasa.core.test as core_test
 

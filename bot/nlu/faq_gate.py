@@ -49,7 +49,8 @@ def _words(terms: List[str]) -> Optional[Pattern[str]]:
 def load_scope(path: Path = SCOPE_FILE) -> Dict[str, Any]:
     """The two word lists; a broken file fails loudly (at start-up, not per message)."""
     spec = yaml.safe_load(Path(path).read_text()) or {}
-    if not isinstance(spec, dict) or not all(isinstance(spec.get(k, []), list) for k in ("our_topics", "other_medicines")):
+    lists = ("our_topics", "other_medicines")
+    if not isinstance(spec, dict) or not all(isinstance(spec.get(k, []), list) for k in lists):
         raise ValueError(f"{path}: expected the lists 'our_topics' and 'other_medicines'")
     ours, other = ([t.strip().lower() for t in spec.get(k, []) if isinstance(t, str)]
                    for k in ("our_topics", "other_medicines"))

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import services
 from bot.handoff.hours import StaffHours
 from bot.handoff.store import HandoffStore
-from bot.settings import Settings
+from bot.config import Settings
 
 
 def user_uttered(text: str, intent: str, confidence: float = 1.0, **extra: Any) -> Dict[str, Any]:

@@ -1,5 +1,5 @@
 from actions.fallback import ActionSuggestTopics, likely_topics
-from bot.content import canonical_question
+from bot.faq import canonical_question
 from tests.actions.conftest import tracker, user_uttered
 
 

@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from bot import PROJECT_ROOT
-from bot.content_check import (
+from bot.content.check import (
     Project, check_answers, check_crisis, check_examples, check_safe_messaging, check_topics, main,
     read_examples, read_labelled, read_responses, rule_lines, run_checks,
 )

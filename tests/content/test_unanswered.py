@@ -1,4 +1,4 @@
-"""The unanswered-questions report (bot/unanswered.py) on a tracker store written by Rasa itself.
+"""The unanswered-questions report (bot/content/unanswered.py) on a tracker store written by Rasa itself.
 
 The conversations are saved with ``rasa.core.tracker_store.SQLTrackerStore``, so
 the ``events`` table and its JSON are exactly what a running assistant writes.
@@ -20,7 +20,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, Event, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.unanswered import (CSV_COLUMNS, Unanswered, build_report, group_messages, main, mask_pii,
+from bot.content.unanswered import (CSV_COLUMNS, Unanswered, build_report, group_messages, main, mask_pii,
                             write_reports)
 from tests.conftest import postgres_schema, run_async
 

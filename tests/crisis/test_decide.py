@@ -12,7 +12,7 @@ import yaml
 from bot.crisis import decide
 from bot.crisis.detector import CrisisDetector
 from bot.crisis.semantic import CLASSES, Score
-from bot.nlp import shared_pipeline
+from bot.nlu.spacy_pipeline import shared_pipeline
 
 DOMAIN = Path(__file__).resolve().parents[2] / "domain"
 

@@ -6,7 +6,7 @@ import yaml
 
 from bot.crisis import TIERS, CrisisDetector, PatternError
 from bot.crisis.detector import PATTERNS_PATH
-from bot.nlp import shared_pipeline
+from bot.nlu.spacy_pipeline import shared_pipeline
 
 LABELLED = yaml.safe_load((Path(__file__).parent / "labelled.yml").read_text())["items"]
 
@@ -23,7 +23,7 @@ def test_labelled_set_is_large_and_covers_every_tier():
 
 
 # Every labelled message caught at its tier or higher, no false alarm, every rule with messages
-# it catches: make content-check (bot/content_check.py check_crisis), which fails CI on a miss;
+# it catches: make content-check (bot/content/check.py check_crisis), which fails CI on a miss;
 # tested in tests/content/test_content_check.py.
 
 

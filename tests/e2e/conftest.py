@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.run import free_port
-from bot.train import MODEL_PATH
+from bot.ops.process import free_port
+from bot.ops.train import MODEL_PATH
 from tests.e2e.support import ARTIFACTS, add_staff, base_env, start, stop_process, unavailable, wait_for
 
 
@@ -24,7 +24,7 @@ def live_stack(tmp_path_factory):
     add_staff(env, "sam", "Sam")
     add_staff(env, "lee", "Lee", role="supervisor")
     port, actions_port = free_port(), free_port()
-    process = start([sys.executable, "-m", "bot.run", "--port", str(port), "--actions-port", str(actions_port)],
+    process = start([sys.executable, "-m", "bot.ops.run", "--port", str(port), "--actions-port", str(actions_port)],
                     env, tmp / "run.log")
     try:
         wait_for(f"http://127.0.0.1:{port}/", process)

@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 from bot import PROJECT_ROOT
-from bot.run import wait_until_up
+from bot.ops.process import wait_until_up
 
 STAFF_PASSWORD = "correct horse battery"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"  # screenshots, kept by CI, ignored by git

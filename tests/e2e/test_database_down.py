@@ -27,8 +27,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from bot.handoff.store import HandoffRequest, HandoffStore
-from bot.run import free_port
-from bot.train import MODEL_PATH
+from bot.ops.process import free_port
+from bot.ops.train import MODEL_PATH
 from tests.conftest import postgres_schema
 from tests.e2e.support import Visitor, base_env, start, stop_process, wait_for
 
@@ -126,7 +126,7 @@ def _stack(tmp_path_factory, database: str):
     port, actions_port = free_port(), free_port()
     env = base_env(tmp)
     env.update({"HELPLINE_TRACKER_URL": proxied, "HELPLINE_DATABASE_URL": proxied})
-    process = start([sys.executable, "-m", "bot.run", "--port", str(port), "--actions-port", str(actions_port)],
+    process = start([sys.executable, "-m", "bot.ops.run", "--port", str(port), "--actions-port", str(actions_port)],
                     env, tmp / "run.log")
     try:
         wait_for(f"http://127.0.0.1:{port}/", process)
@@ -212,15 +212,15 @@ def test_a_crisis_handoff_kept_during_an_outage_survives_a_crash_of_the_server(s
         [escalation] = [r["custom"]["escalation"] for r in replies if "escalation" in (r.get("custom") or {})]
         assert "911" in texts(replies)
         assert len(list(outbox.glob("*.json"))) == 1
-        rasa = subprocess.run(["pgrep", "-P", str(stack["process"].pid), "-f", "bot.rasa_cli"],
+        rasa = subprocess.run(["pgrep", "-P", str(stack["process"].pid), "-f", "bot.ops.rasa_cli"],
                               capture_output=True, text=True).stdout.split()
         assert len(rasa) == 1, rasa
         os.kill(int(rasa[0]), signal.SIGKILL)  # the Rasa server that keeps it crashes
-        stop_process(stack["process"])  # and bot.run with its action server stops
+        stop_process(stack["process"])  # and bot.ops.run with its action server stops
         proxy.restore()
 
         port = free_port()
-        restarted = start([sys.executable, "-m", "bot.run", "--port", str(port), "--actions-port", str(free_port())],
+        restarted = start([sys.executable, "-m", "bot.ops.run", "--port", str(port), "--actions-port", str(free_port())],
                           stack["env"], stack["tmp"] / "restarted.log")
         wait_for(f"http://127.0.0.1:{port}/", restarted)
         deadline = time.monotonic() + 30

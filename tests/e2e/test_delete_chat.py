@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 
 from bot import PROJECT_ROOT
 from bot.handoff.store import CallbackRequest, HandoffRequest, HandoffStore
-from bot.run import free_port
-from bot.train import MODEL_PATH
+from bot.ops.process import free_port
+from bot.ops.train import MODEL_PATH
 from tests.e2e.support import ARTIFACTS, Visitor, add_staff, base_env, console_login, start, stop_process, wait_for
 from tests.privacy.conftest import tracker_rows
 
@@ -36,7 +36,7 @@ def stack(tmp_path_factory):
     env["HELPLINE_STAFF_HOURS"] = "mon-sun 00:00-24:00"
     add_staff(env, "dana", "Dana")
     port, actions_port = free_port(), free_port()
-    process = start([sys.executable, "-m", "bot.run", "--port", str(port), "--actions-port", str(actions_port)],
+    process = start([sys.executable, "-m", "bot.ops.run", "--port", str(port), "--actions-port", str(actions_port)],
                     env, tmp / "run.log")
     store = None
     try:

@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.handoff.store import HandoffRequest, HandoffStore
-from bot.run import commands, free_port
-from bot.train import MODEL_PATH
+from bot.ops.run import commands
+from bot.ops.process import free_port
+from bot.ops.train import MODEL_PATH
 from tests.e2e.support import base_env, start, stop_process, wait_for
 from tests.e2e.test_servers import escalations, say, texts
 

@@ -9,9 +9,9 @@
 - phone numbers and e-mail addresses stay out of the log at DEBUG level;
 - Rasa's HTTP API: off by default, and with HELPLINE_ENABLE_API only with the token.
 
-One assistant (started with ``python -m bot.run``, debug logging, staff online, a flood
+One assistant (started with ``python -m bot.ops.run``, debug logging, staff online, a flood
 limit of 8 messages per 600 s so that nothing refills during a test) and one Rasa
-server with the API on (its command from bot.run), started side by side.
+server with the API on (its command from bot.ops.run), started side by side.
 """
 from __future__ import annotations
 
@@ -31,8 +31,9 @@ import pytest
 
 from bot import PROJECT_ROOT
 from bot.channels.guard import clean_text
-from bot.run import api_arguments, commands, free_port
-from bot.train import MODEL_PATH
+from bot.ops.run import api_arguments, commands
+from bot.ops.process import free_port
+from bot.ops.train import MODEL_PATH
 from tests.e2e.support import Staff, Visitor, add_staff, base_env, start, texts, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -55,7 +56,7 @@ def servers(tmp_path_factory):
     add_staff(env, "fuzz", "Fuzz")
     add_staff(env, "boss", "Boss", role="supervisor")
     port, actions_port = free_port(), free_port()
-    main = start([sys.executable, "-m", "bot.run", "--port", str(port), "--actions-port", str(actions_port)],
+    main = start([sys.executable, "-m", "bot.ops.run", "--port", str(port), "--actions-port", str(actions_port)],
                  env, tmp / "run.log")
 
     (tmp / "api").mkdir()

@@ -1,4 +1,4 @@
-"""End to end: `python -m bot.load` drives 10 websocket visitors for a few seconds against the
+"""End to end: `python -m bot.ops.load` drives 10 websocket visitors for a few seconds against the
 real servers; every message is answered, none lost, none errored.
 
 Needs node and npm (the visitors are Node's socket.io-client, installed once into
@@ -15,9 +15,9 @@ import sys
 import pytest
 
 from bot import PROJECT_ROOT
-from bot.run import free_port
-from bot.sio_driver import SIO_CLIENT
-from bot.train import MODEL_PATH
+from bot.ops.process import free_port
+from bot.ops.sio_driver import SIO_CLIENT
+from bot.ops.train import MODEL_PATH
 from tests.e2e.support import base_env, start, stop_process, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -39,7 +39,7 @@ def server(tmp_path_factory):
         pytest.fail(f"no trained model at {MODEL_PATH}: run `make train` (make test does it)")
     tmp = tmp_path_factory.mktemp("load")
     port, actions_port = free_port(), free_port()
-    process = start([sys.executable, "-m", "bot.run", "--port", str(port), "--actions-port", str(actions_port)],
+    process = start([sys.executable, "-m", "bot.ops.run", "--port", str(port), "--actions-port", str(actions_port)],
                     base_env(tmp), tmp / "run.log")
     try:
         wait_for(f"http://127.0.0.1:{port}/", process)
@@ -51,7 +51,7 @@ def server(tmp_path_factory):
 
 def test_ten_visitors_for_a_few_seconds_get_every_reply(server):
     results = server["tmp"] / "results"
-    done = subprocess.run([sys.executable, "-m", "bot.load", "--url", server["url"], "--visitors", "10",
+    done = subprocess.run([sys.executable, "-m", "bot.ops.load", "--url", server["url"], "--visitors", "10",
                            "--seconds", "8", "--pace", "2", "--results", str(results)],
                           cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr

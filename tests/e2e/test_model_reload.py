@@ -23,8 +23,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot import PROJECT_ROOT
-from bot.run import free_port
-from bot.train import MODEL_PATH, RASA_DATA, rasa_env
+from bot.ops.process import free_port
+from bot.ops.train import MODEL_PATH, RASA_DATA, rasa_env
 from tests.e2e.support import Visitor, base_env, start, stop_process, texts, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -48,7 +48,7 @@ def edited_domain(tmp: Path) -> Path:
 
 
 def train(domain: Path, out: Path) -> Path:
-    """`rasa train` as bot/train.py runs it (Rasa's cache in .rasa/cache is reused), into ``out``."""
+    """`rasa train` as bot/ops/train.py runs it (Rasa's cache in .rasa/cache is reused), into ``out``."""
     command = [sys.executable, "-m", "rasa", "train", "--domain", str(domain), "--data", *RASA_DATA,
                "--config", "config.yml", "--out", str(out), "--fixed-model-name", "helpline"]
     started = time.monotonic()
@@ -131,7 +131,7 @@ def test_a_new_model_goes_live_without_dropping_the_conversation(tmp_path):
     env["HELPLINE_FLOOD_MESSAGES"] = "0"  # RestChatter sends faster than the flood limit allows
     port, actions_port = free_port(), free_port()
     url = f"http://127.0.0.1:{port}"
-    process = start([sys.executable, "-m", "bot.run", "--port", str(port), "--actions-port", str(actions_port),
+    process = start([sys.executable, "-m", "bot.ops.run", "--port", str(port), "--actions-port", str(actions_port),
                      "--model", str(served)], env, tmp_path / "run.log")
     visitor = chatter = None
     try:

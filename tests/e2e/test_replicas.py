@@ -25,12 +25,13 @@ import pytest
 from bot import PROJECT_ROOT
 from bot.channels.session_ids import SessionSigner
 from bot.console.auth import COOKIE_NAME
-from bot.run import commands, free_port
-from bot.sio_driver import run_driver, websocket_client
-from bot.train import MODEL_PATH
+from bot.ops.run import commands
+from bot.ops.process import free_port
+from bot.ops.sio_driver import run_driver, websocket_client
+from bot.ops.train import MODEL_PATH
 from tests.conftest import postgres_schema, run_async
 from tests.e2e.support import Staff, Visitor, add_staff, base_env, start, stop_process, unavailable, wait_for
-from tests.test_lock_store import redis_or_skip
+from tests.storage.test_lock_store import redis_or_skip
 
 pytestmark = pytest.mark.e2e
 
@@ -294,7 +295,7 @@ def test_through_the_example_proxy_visitors_and_staff_talk_and_the_rest_stays_in
     # visitors over websockets (the Upgrade headers) get answers
     modules = websocket_client()
     if modules is None:
-        unavailable("node and npm are needed for the websocket clients (see bot/sio_driver.py)")
+        unavailable("node and npm are needed for the websocket clients (see bot/ops/sio_driver.py)")
     monkeypatch.setenv("NODE_EXTRA_CA_CERTS", proxy["certificate"])
     result = run_async(run_driver(modules, {"url": url, "ours": True, "conversations": 3, "seconds": 2, "pace": 0,
                                             "length": 3, "messages": ["is klonopin addictive", "how long is rehab"]},

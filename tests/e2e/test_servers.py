@@ -1,4 +1,4 @@
-"""End to end: start the real servers with `python -m bot.run` and talk to them.
+"""End to end: start the real servers with `python -m bot.ops.run` and talk to them.
 
 Needs a trained model (`make test` trains first). Uses its own ports and
 temporary databases, so a running development server is not disturbed.
@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.handoff.store import HandoffRequest, HandoffStore
-from bot.run import free_port
-from bot.train import MODEL_PATH
+from bot.ops.process import free_port
+from bot.ops.train import MODEL_PATH
 from tests.e2e.support import (ARTIFACTS, Staff, Visitor, add_staff, base_env, console_login, start, stop_process,
                                wait_for)
 
@@ -35,7 +35,7 @@ def stack(tmp_path_factory):
     port, actions_port = free_port(), free_port()
     env = base_env(tmp)
     add_staff(env, "kim", "Kim")
-    process = start([sys.executable, "-m", "bot.run", "--port", str(port), "--actions-port", str(actions_port)],
+    process = start([sys.executable, "-m", "bot.ops.run", "--port", str(port), "--actions-port", str(actions_port)],
                     env, tmp / "run.log")
     try:
         wait_for(f"http://127.0.0.1:{port}/", process)
@@ -238,7 +238,7 @@ def test_ctrl_c_stops_both_servers_cleanly(stack):
 
 def test_ctrl_c_during_start_up_stops_at_once(tmp_path):
     port, actions_port = free_port(), free_port()
-    process = start([sys.executable, "-m", "bot.run", "--port", str(port), "--actions-port", str(actions_port)],
+    process = start([sys.executable, "-m", "bot.ops.run", "--port", str(port), "--actions-port", str(actions_port)],
                     base_env(tmp_path), tmp_path / "run.log")
     time.sleep(3)  # the servers are still loading
     process.send_signal(signal.SIGINT)

@@ -118,7 +118,7 @@ def test_another_medicine_next_to_clonazepam_or_a_faq_topic_stays_a_faq_question
 
 
 def test_misspellings_the_spacy_pipeline_knows_count_as_clonazepam():
-    from bot.nlp import shared_pipeline
+    from bot.nlu.spacy_pipeline import shared_pipeline
 
     text = "can i take klonnopin with zoloft"
     m = message(text, "faq", 0.9, selector=[("alcohol", 0.9), ("other_benzos", 0.05)])

@@ -7,7 +7,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlp import shared_pipeline
+from bot.nlu.spacy_pipeline import shared_pipeline
 from bot.nlu.faq_gate import FaqConfidenceGate
 from bot.nlu.linear import MODEL_FILE, LinearIntentClassifier, LinearTopicSelector, message_text
 

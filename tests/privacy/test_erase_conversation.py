@@ -1,4 +1,4 @@
-"""Erasing one conversation at the visitor's request (bot/retention.py ``erase_conversation`` and
+"""Erasing one conversation at the visitor's request (bot/storage/erase.py ``erase_conversation`` and
 the web chat channel's ``delete_conversation``), on SQLite and PostgreSQL."""
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from bot.channels import webchat
 from bot.channels.webchat import WebChatInput
 from bot.handoff.store import HandoffStore, StaffMessage
-from bot.retention import erase_conversation, open_engine
-from bot.settings import Settings
+from bot.storage.erase import erase_conversation
+from bot.storage.engine import open_engine
+from bot.config import Settings
 from tests.privacy.conftest import add_transcript, conversation_rows, run, save_tracker, tracker_rows
 
 NOTE = "spoke with Ana about her taper"

@@ -1,4 +1,4 @@
-"""The retention job (bot/retention.py) on SQLite and PostgreSQL.
+"""The retention job (bot/ops/retention.py) on SQLite and PostgreSQL.
 
 Conversations are written as the running assistant writes them (see conftest.py) and dated
 back; the job must erase exactly those whose last activity is older than the limit, in the
@@ -6,6 +6,7 @@ tracker store and in the helpline tables, and nothing else.
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from sqlalchemy import select
 
 from bot import PROJECT_ROOT
 from bot.handoff.store import CallbackRequest, HandoffRequest, HandoffStore, StaffMessage, StaffSession, Status
-from bot.retention import main, run
+from bot.ops.retention import main, run
 from tests.privacy.conftest import (NOW, add_transcript, backdate, conversation_rows, days_ago, row_counts,
                                     save_tracker, tracker_rows)
 
@@ -210,7 +211,7 @@ def test_days_come_from_the_environment(urls, store, recorded, monkeypatch, caps
 ])
 def test_a_bad_or_unreachable_database_is_one_line_and_exit_2(argv, message, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "bot.retention", *argv, "--database-url", f"sqlite:///{tmp_path / 'h.db'}"],
+        [sys.executable, "-m", "bot.ops.retention", *argv, "--database-url", f"sqlite:///{tmp_path / 'h.db'}"],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT), "SQLALCHEMY_SILENCE_UBER_WARNING": "1"})
     assert result.returncode == 2, result.stderr
@@ -225,7 +226,7 @@ def test_a_file_that_is_not_a_database_is_one_line_and_exit_2(tmp_path):
     bogus.write_text("this is not sqlite\n" * 100)
     before = bogus.read_bytes()
     result = subprocess.run(
-        [sys.executable, "-m", "bot.retention", "--tracker-url", f"sqlite:///{bogus}",
+        [sys.executable, "-m", "bot.ops.retention", "--tracker-url", f"sqlite:///{bogus}",
          "--database-url", f"sqlite:///{tmp_path / 'h.db'}"],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT), "SQLALCHEMY_SILENCE_UBER_WARNING": "1"})
@@ -246,7 +247,63 @@ def test_make_retention_passes_days_and_dry_run():
     result = subprocess.run(["make", "-s", "-n", "retention", "DAYS=7", "DRY_RUN=1"], cwd=PROJECT_ROOT,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert "-m bot.retention --days 7 --dry-run" in result.stdout
+    assert "-m bot.ops.retention --days 7 --dry-run" in result.stdout
     plain = subprocess.run(["make", "-s", "-n", "retention"], cwd=PROJECT_ROOT, capture_output=True, text=True,
                            timeout=60)
-    assert "-m bot.retention" in plain.stdout and "--days" not in plain.stdout and "--dry-run" not in plain.stdout
+    assert "-m bot.ops.retention" in plain.stdout and "--days" not in plain.stdout and "--dry-run" not in plain.stdout
+
+
+# --------------------------------------------------------------------------- POSTGRESQL_SCHEMA
+
+@pytest.fixture
+def own_postgres_database():
+    """The URL of a PostgreSQL database of the test's own: its ``public`` schema is nobody else's."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import postgres_or_skip
+
+    server = make_url(postgres_or_skip())
+    name = f"t_schema_{os.getpid()}"
+    admin = create_engine(server, future=True, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'drop database if exists "{name}"'))
+        connection.execute(text(f'create database "{name}"'))
+    url = server.set(database=name)
+    with create_engine(url, future=True).begin() as connection:
+        connection.execute(text('create schema "helpline"'))  # Rasa's store needs it made beforehand
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+
+
+def test_with_postgresql_schema_the_job_erases_what_the_servers_wrote(own_postgres_database, monkeypatch):
+    """POSTGRESQL_SCHEMA is Rasa's setting: its tracker store keeps the events in that schema. The
+    helpline tables must be there too, and the job must look for both there."""
+    url = own_postgres_database
+    monkeypatch.setenv("POSTGRESQL_SCHEMA", "helpline")
+    save_tracker(url, "old", ["how long does withdrawal last"], days_ago(40))
+    store = HandoffStore(url)  # as the servers open it: the same URL, the schema from the environment
+    try:
+        add_transcript(store, "old", ["how long does withdrawal last"], days_ago(40))
+        callback = store.add_callback("old", PHONE, "mornings", consent=True)
+        backdate(store, CallbackRequest, callback.id, days_ago(40))
+        report = run(url, url, days=30, now=NOW)
+        assert report.conversations == 1
+        assert report.counts["events"] == 5
+        assert report.counts["transcript_messages"] == 1 and report.counts["callback_requests"] == 1
+        assert store.transcript("old") == [] and store.callbacks() == []
+    finally:
+        store.engine.dispose()
+    from sqlalchemy import create_engine, inspect
+
+    plain = create_engine(url, future=True)  # no search path: the default schema, public
+    try:
+        with plain.connect() as connection:
+            assert inspect(connection).get_table_names(schema="public") == []
+            assert "transcript_messages" in inspect(connection).get_table_names(schema="helpline")
+    finally:
+        plain.dispose()

@@ -1,1 +1,0 @@
-"""Alembic migrations of the helpline database: env.py, script.py.mako and versions/ (see bot/migrate.py)."""

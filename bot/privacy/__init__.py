@@ -1,0 +1,2 @@
+"""Personal data kept out of logs and reports: one set of masking patterns (masking.py) and the
+log filter (logmask.py)."""

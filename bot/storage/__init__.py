@@ -1,0 +1,1 @@
+"""Databases: the one engine factory, the tracker and lock stores, erasure, the schema migrations."""

@@ -1,1 +1,0 @@
-"""Input limits, flood limiting, log masking and the Rasa HTTP API switch."""
