@@ -128,6 +128,69 @@ def test_on_a_phone_screen(live_stack, context):
     page.screenshot(path=str(ARTIFACTS / "widget-phone.png"))
 
 
+def in_view(page, selector: str) -> list:
+    """Every element matching the selector whose box is not wholly inside the viewport."""
+    return page.evaluate("""sel => Array.from(document.querySelectorAll(sel)).filter(e => {
+        const b = e.getBoundingClientRect();
+        return b.top < 0 || b.left < 0 || b.bottom > innerHeight + 0.5 || b.right > innerWidth + 0.5;
+      }).map(e => e.textContent.trim())""", selector)
+
+
+# 375x508: the visible part of a 375x667 phone with its keyboard open
+@pytest.mark.parametrize("width,height", [(320, 568), (375, 667), (375, 508), (390, 844)])
+def test_on_a_phone_the_emergency_bar_leaves_the_conversation_and_input_in_view(live_stack, context, width, height):
+    phone = {**PHONE, "viewport": {"width": width, "height": height}}
+    page = open_widget(context(**phone).new_page(), live_stack["url"])
+    send(page, "i want to kill myself tonight")  # the suicide tier: the bar with the most buttons
+    page.locator('[data-testid="emergency-bar"] [data-testid="emergency-call"]').first.wait_for()
+    wait_for_bot_text(page, "Are you safe right now")
+    page.wait_for_timeout(300)  # the last parts of the answer
+    newest = bot_messages(page).last
+    log = page.locator("#helpline-widget .hw-log").bounding_box()
+    box = newest.bounding_box()
+    # the conversation's visible area is inside the screen, with room for more than a line or two,
+    # and the newest message is wholly inside it (its end, if it is taller than the area)
+    assert log["y"] >= 0 and log["y"] + log["height"] <= height + 0.5
+    assert log["height"] >= 120, log
+    bottom, log_bottom = box["y"] + box["height"], log["y"] + log["height"]
+    assert bottom <= log_bottom + 0.5 and (box["y"] >= log["y"] - 0.5 or box["height"] > log["height"]), (box, log)
+    assert in_view(page, '#helpline-widget [data-testid="input"], #helpline-widget .hw-send') == []
+    assert in_view(page, '[data-testid="emergency-call"], [data-testid="emergency-text"]') == []
+    page.screenshot(path=str(ARTIFACTS / f"widget-phone-suicide-{width}x{height}.png"))
+
+
+def seed_escalation(page, url: str, tier: str, lang: str = "en"):
+    """A bar of the given tier, as a crisis reply in this tab would have left it (sessionStorage)."""
+    lines = [{"name": "Emergency services", "phone": "911"},
+             {"name": "Poison Help (only if the person is awake and breathing)", "phone": "1-800-222-1222",
+              "url": "https://poisonhelp.hrsa.gov"},
+             {"name": "988 Suicide & Crisis Lifeline", "phone": "988", "sms": "988", "url": "https://988lifeline.org/chat"},
+             {"name": "Crisis Text Line (text HOME)", "sms": "741741", "url": "https://www.crisistextline.org"}]
+    page.goto(f"{url}/demo")
+    page.evaluate("e => sessionStorage.setItem('helpline-widget:escalation', JSON.stringify(e))",
+                  {"tier": tier, "lines": lines, "lang": lang})
+    return open_widget(page, url)
+
+
+@pytest.mark.parametrize("tier", ["emergency", "suicide", "medical", "check"])
+def test_every_tier_of_the_emergency_bar_and_every_link_in_it_meet_aa_contrast(live_stack, context, tier):
+    page = seed_escalation(context(**PHONE).new_page(), live_stack["url"], tier)
+    bar = page.locator('[data-testid="emergency-bar"]')
+    assert bar.get_attribute("data-tier") == tier
+    toggle = bar.locator('[data-testid="emergency-toggle"]')
+    assert toggle.get_attribute("aria-expanded") == "false" and not bar.locator('[data-testid="emergency-url"]').first.is_visible()
+    toggle.click()  # the details: each line's name, number and website
+    assert toggle.get_attribute("aria-expanded") == "true"
+    assert bar.locator('[data-testid="emergency-url"]').count() == 3
+    assert bar.locator('[data-testid="emergency-url"]').first.is_visible()
+    assert page.evaluate(CONTRAST, '[data-testid="emergency-bar"]') == []
+    # a long number is named on its button; the full name is its accessible name
+    poison = bar.locator('a[href="tel:1-800-222-1222"]')
+    assert poison.inner_text() == "Call Poison Help"
+    assert "only if the person is awake and breathing" in poison.get_attribute("aria-label")
+    page.screenshot(path=str(ARTIFACTS / f"widget-phone-bar-{tier}.png"))
+
+
 def test_on_a_phone_the_panel_is_a_modal_dialog_that_keeps_the_focus(live_stack, context):
     page = open_widget(context(**PHONE).new_page(), live_stack["url"])
     assert page.get_attribute("#hw-panel", "aria-modal") == "true"

@@ -56,6 +56,9 @@
       fallbackTitle: "Get help now",
       call: "Call ",
       text: "Text ",
+      more: "More",
+      less: "Less",
+      details: "All lines and websites",
       newTab: " (opens in a new tab)"
     },
     es: {
@@ -68,6 +71,9 @@
       fallbackTitle: "Busque ayuda ahora",
       call: "Llamar al ",
       text: "Texto al ",
+      more: "Más",
+      less: "Menos",
+      details: "Todas las líneas y sitios web",
       newTab: " (se abre en otra pestaña)"
     }
   };
@@ -897,6 +903,22 @@
     renderEscalation();
   }
 
+  // A long number ("1-800-222-1222") is named on its button instead ("Call Poison Help"); the
+  // full name, with its "only if awake and breathing", is the button's accessible name and is
+  // in the details below.
+  function callLabel(words, line) {
+    var number = dialable(line.phone);
+    var name = (line.name || "").split(/[(,]/)[0].trim();
+    return number.length <= 6 || !name ? words.call + line.phone : words.call.replace(/ al $/, " a ") + name;
+  }
+
+  function describe(prefix, line, number) {
+    return prefix + number + (line.name ? " (" + line.name + ")" : "");
+  }
+
+  /* The bar is compact, so the conversation stays in view on a phone: the title with a toggle
+     ("More") for each line's name, number and website, then one row of tap-to-call and
+     tap-to-text buttons. Nothing the visitor needs to act on is behind the toggle. */
   function renderEscalation() {
     if (!escalation) {
       return;
@@ -908,41 +930,47 @@
       els.emergencyBar = bar;
     }
     var words = BAR_TEXT[escalation.lang] || BAR_TEXT.en;
+    var expanded = bar.getAttribute("data-expanded") === "true";
     bar.setAttribute("data-tier", escalation.tier || "other");
     bar.setAttribute("lang", escalation.lang === "es" ? "es" : "en");
+    bar.setAttribute("data-expanded", expanded ? "true" : "false");
     while (bar.firstChild) {
       bar.removeChild(bar.firstChild);
     }
-    bar.appendChild(h("p", {
+    var head = h("div", { class: "hw-emergency__head" }, [h("p", {
       class: "hw-emergency__title",
       text: words.titles[escalation.tier] || words.fallbackTitle
-    }));
-    var list = h("ul", { class: "hw-emergency__lines" });
+    })]);
+    bar.appendChild(head);
+    var quick = h("div", { class: "hw-emergency__quick", "data-testid": "emergency-quick" });
+    var details = h("ul", { id: "hw-emergency-details", class: "hw-emergency__lines", hidden: !expanded });
     escalation.lines.forEach(function (line) {
-      var item = h("li", { class: "hw-emergency__line" });
-      if (line.name) {
-        item.appendChild(h("span", { class: "hw-emergency__name", text: line.name }));
-      }
-      var actions = h("span", { class: "hw-emergency__actions" });
       if (line.phone && dialable(line.phone)) {
-        actions.appendChild(h("a", {
+        quick.appendChild(h("a", {
           class: "hw-emergency__link",
           "data-testid": "emergency-call",
           href: "tel:" + dialable(line.phone),
-          text: words.call + line.phone
+          "aria-label": describe(words.call, line, line.phone),
+          text: callLabel(words, line)
         }));
       }
       if (line.sms && dialable(line.sms)) {
-        actions.appendChild(h("a", {
+        quick.appendChild(h("a", {
           class: "hw-emergency__link",
           "data-testid": "emergency-text",
           href: "sms:" + dialable(line.sms),
+          "aria-label": describe(words.text, line, line.sms),
           text: words.text + line.sms
         }));
       }
+      var item = h("li", { class: "hw-emergency__line" });
+      item.appendChild(h("span", {
+        class: "hw-emergency__name",
+        text: [line.name, line.phone].filter(Boolean).join(": ")
+      }));
       if (line.url) {
-        actions.appendChild(h("a", {
-          class: "hw-emergency__link hw-emergency__link--web",
+        item.appendChild(h("a", {
+          class: "hw-emergency__web",
           "data-testid": "emergency-url",
           href: line.url,
           target: "_blank",
@@ -952,13 +980,32 @@
           srOnly(words.newTab)
         ]));
       }
-      item.appendChild(actions);
-      list.appendChild(item);
+      details.appendChild(item);
     });
-    bar.appendChild(list);
+    var toggle = h("button", {
+      type: "button",
+      class: "hw-emergency__toggle",
+      "data-testid": "emergency-toggle",
+      "aria-expanded": expanded ? "true" : "false",
+      "aria-controls": "hw-emergency-details",
+      "aria-label": words.details,
+      text: expanded ? words.less : words.more
+    });
+    toggle.addEventListener("click", function () {
+      var open = bar.getAttribute("data-expanded") !== "true";
+      bar.setAttribute("data-expanded", open ? "true" : "false");
+      details.hidden = !open;
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      toggle.textContent = open ? words.less : words.more;
+    });
+    head.appendChild(toggle);
+    bar.appendChild(quick);
+    bar.appendChild(details);
     if (!bar.parentNode) {
       els.emergencySlot.appendChild(bar);
     }
+    els.root.classList.add("hw--escalated");
+    scrollToEnd(); // the bar takes room from the conversation: keep the newest message in view
   }
 
   function restoreEscalation() {
@@ -1295,6 +1342,7 @@
     if (els.emergencyBar && els.emergencyBar.parentNode) {
       els.emergencyBar.parentNode.removeChild(els.emergencyBar);
     }
+    els.root.classList.remove("hw--escalated");
     try {
       if (socket) {
         socket.disconnect();
@@ -1365,6 +1413,7 @@
       els.emergencyBar.parentNode.removeChild(els.emergencyBar);
     }
     els.emergencyBar = null;
+    els.root.classList.remove("hw--escalated");
     clearChat();
     applyHandoff(null);
     hideDeleteConfirm(false);
@@ -1472,6 +1521,39 @@
         setConnectionState("disconnected");
       }
     });
+
+    // A phone's keyboard shrinks the visual viewport but not always the layout viewport
+    // (iOS Safari): the full-screen panel follows the visible part, so the input, Send and
+    // the newest message stay on screen while typing.
+    // Whatever takes room from the conversation (the emergency bar, the handoff status, the
+    // keyboard), the newest message stays in view if the visitor was reading the end.
+    if (typeof window.ResizeObserver === "function") {
+      var lastHeight = els.log.clientHeight;
+      new window.ResizeObserver(function () {
+        var log = els.log;
+        var shrunk = log.clientHeight < lastHeight;
+        var wasAtEnd = log.scrollHeight - log.scrollTop - lastHeight < 24;
+        lastHeight = log.clientHeight;
+        if (shrunk && wasAtEnd) {
+          scrollToEnd();
+        }
+      }).observe(els.log);
+    }
+
+    var viewport = window.visualViewport;
+    if (viewport) {
+      var fitPanel = function () {
+        var atEnd = els.log.scrollHeight - els.log.scrollTop - els.log.clientHeight < 24;
+        els.root.style.setProperty("--hw-vv-height", viewport.height + "px");
+        els.root.style.setProperty("--hw-vv-top", viewport.offsetTop + "px");
+        if (atEnd) {
+          scrollToEnd();
+        }
+      };
+      fitPanel();
+      viewport.addEventListener("resize", fitPanel);
+      viewport.addEventListener("scroll", fitPanel);
+    }
   }
 
   // ---------------------------------------------------------------------------
