@@ -15,7 +15,11 @@ from bot.content.check import (
     read_examples, read_labelled, read_responses, rule_lines, run_checks,
 )
 
-TODAY = dt.date(2026, 12, 1)
+TODAY = dt.date(2026, 12, 3)  # the day of the latest answer reviews
+# the end of the naloxone answer in domain/faq.yml, as written there
+NALOXONE_SOURCE = ("\\n\\nSource: FDA news release, 29 March 2023, FDA approves first over-the-counter naloxone "
+                   "nasal spray; Narcan (naloxone) nasal spray Drug Facts label; FDA Drug Safety Communication, "
+                   "23 Sept 2020.\"")
 
 
 @pytest.fixture
@@ -79,7 +83,7 @@ def test_too_few_examples(project):
     kept = "\n".join(block.splitlines()[:5])
     path.write_text(text.replace(block, kept))
     [problem] = only(check_examples(read_examples(project.nlu_dir), project.read_policy()["examples"]),
-                     r"'faq/naloxone' has 5 different examples, fewer than 12")
+                     r"'faq/naloxone' has 5 different examples, fewer than 25")
     assert problem.where.path == path and problem.where.line == line_of(path, "- intent: faq/naloxone") + 2
 
 
@@ -91,7 +95,7 @@ def test_near_copies_do_not_count_as_different_examples(project):
                        f"    - does narcan work on a klonopin overdose {i}" for i in range(14))
     path.write_text(text.replace(block, copies))
     only(check_examples(read_examples(project.nlu_dir), project.read_policy()["examples"]),
-         r"'faq/naloxone' has \d+ different examples, fewer than 12 \(\d+ more are nearly copies")
+         r"'faq/naloxone' has \d+ different examples, fewer than 25 \(\d+ more are nearly copies")
 
 
 def test_the_same_example_under_two_intents_names_both_places(project):
@@ -132,7 +136,7 @@ def answers(project, today=TODAY):
 
 
 def test_answer_without_source_line(project):
-    edit(project.domain_dir / "faq.yml", "\\n\\nSource: poisonhelp.hrsa.gov.\"", "\"")
+    edit(project.domain_dir / "faq.yml", NALOXONE_SOURCE, "\"")
     [problem] = only(answers(project), r"'utter_faq/naloxone' has no Source line")
     assert problem.where.line == line_of(project.domain_dir / "faq.yml", "utter_faq/naloxone:") + 1
 
@@ -148,17 +152,16 @@ def test_review_dates(project, metadata, pattern, level):
     path = project.domain_dir / "faq.yml"
     text = path.read_text()
     start = text.index("  utter_faq/naloxone:")
-    original = '    metadata: {reviewed: "2026-11-22"}\n'
+    original = '    metadata: {reviewed: "2026-12-03"}\n'
     at = text.index(original, start)
     path.write_text(text[:at] + metadata + text[at + len(original):])
     [problem] = only([p for p in answers(project) if "naloxone" in p.message], pattern, level)
 
 
 def test_hard_to_read_answer_is_a_warning(project):
-    edit(project.domain_dir / "faq.yml", "Naloxone (Narcan) reverses opioid overdoses, but it does not reverse",
+    edit(project.domain_dir / "faq.yml", "Naloxone (Narcan) reverses opioid overdoses, but not",
          "Pharmacological antagonism by naloxone hydrochloride characteristically reverses opioid-induced respiratory "
-         "depression, notwithstanding its documented inefficacy regarding benzodiazepine-mediated sedation, and it does "
-         "not reverse")
+         "depression, notwithstanding its documented inefficacy regarding benzodiazepine-mediated sedation, but not")
     only(answers(project), r"'utter_faq/naloxone' reads at school grade \d+\.\d, above 10", level="warning")
 
 
@@ -258,7 +261,7 @@ def test_broken_yaml_points_at_the_line(project):
 def test_command_exit_codes(project, capsys):
     assert main(["--root", str(project.root)]) == 0
     assert main(["--root", str(project.root), "--strict"]) == (1 if "warning:" in capsys.readouterr().out else 0)
-    edit(project.domain_dir / "faq.yml", "\\n\\nSource: poisonhelp.hrsa.gov.\"", "\"")
+    edit(project.domain_dir / "faq.yml", NALOXONE_SOURCE, "\"")
     assert main(["--root", str(project.root)]) == 1
     out = capsys.readouterr().out
     assert re.search(r"domain/faq\.yml:\d+: error: 'utter_faq/naloxone' has no Source line\n    -> ", out)
@@ -281,7 +284,7 @@ def test_an_escalation_key_anywhere_else_is_an_error(project):
 
 
 @pytest.mark.parametrize("old, new", [
-    ("  min_per_intent: 12\n", ""),
+    ("  min_per_intent: 25\n", ""),
     ("forbidden_claims:", "claims_we_forbid:"),
 ])
 def test_missing_settings_are_one_clear_error(project, old, new):
