@@ -15,8 +15,9 @@ The decision, in order:
    happening now) escalate only when the classifier agrees (at least ``CONTESTED``); otherwise
    the assistant checks in (3.). Such words lower a rule's match to a check-in, never to silence.
    So does a classifier nearly sure that a *question* is no crisis (below ``DOUBT``: "does the
-   intake ask about suicidal thoughts?"), except for signs of danger now (not breathing, will not
-   wake, seizing), which always escalate.
+   intake ask about suicidal thoughts?"), unless it names signs of danger or pills taken. Signs of
+   danger now (not breathing, will not wake, seizing) and reports of pills taken are lowered by a
+   contest only when the classifier reads no crisis at all (under ``CHECK``).
 2. **The semantic classifier** (semantic.py): escalates when the probability that the message is
    a crisis is at least ``ESCALATE`` (tier: its most likely one).
 3. **A check-in** between ``CHECK`` and ``ESCALATE``: the assistant asks directly whether the
@@ -63,6 +64,16 @@ SLOT_ENTITIES = ("crisis_situation", "crisis_language", LINE_SLOT, ANSWER_ENTITY
 
 # signs that call for 911 first, whoever it is: the bystander advice, never "Poison Help first"
 DANGER_RULES = {"not_breathing", "unresponsive", "blue_lips", "wont_wake", "seizure_now", "es_not_breathing"}
+# Signs of danger, and pills taken: a contested report of them ("she passed away last year and i
+# took all her pills"; "visiting hours for where my mom stayed last year... his breathing isn't
+# normal") is lowered to a check-in only when the classifier reads no crisis at all (under CHECK),
+# not merely when it is unsure
+TAKING_RULES = {"took_a_number", "took_too_many", "all_the_pills", "overdose_recent", "child_swallowed",
+                "es_overdose", "plan_to_take_them_all"}
+# someone other than the writer, named by a word about a person ("my mom", "mi hermano")
+_PERSON = re.compile(r"\b(mom|mum|mother|dad|father|husband|wife|son|daughter|brother|sister|friend|roommate|"
+                     r"boyfriend|girlfriend|bf|gf|partner|baby|kid|grandma|grandpa|uncle|aunt|cousin|mama|papa|"
+                     r"hermano|hermana|hijo|hija|esposo|esposa|amigo|amiga|novio|novia|abuela|abuelo|primo|prima)\b")
 # a young child, in English and Spanish (the classifier's "who" is the other half of this)
 _AGE = r"([1-6](\.5)?|one|two|three|four|five|six|\d{1,2} ?months?|uno|un|dos|tres|cuatro|cinco|seis|\d{1,2} ?mes(es)?)"
 _CHILD = re.compile("|".join([
@@ -164,10 +175,13 @@ class CrisisScreen:
             decision.score, decision.likely_tier = round(score.crisis, 4), score.tier
             decision.nearest = score.nearest
         vetoed = rules.is_crisis and not rules.strong and score is not None and score.crisis < self.veto
-        # words about the past, a frame or a joke, and the classifier does not confirm a crisis
-        contested = rules.contested and score is not None and score.crisis < self.contested
+        # words about the past, a frame or a joke, and the classifier does not confirm a crisis;
+        # never for signs of danger now
+        matched = set(rules.rules)
+        bar = self.check if (DANGER_RULES | TAKING_RULES) & matched else self.contested
+        contested = rules.contested and score is not None and score.crisis < bar
         doubted = (rules.is_crisis and rules.question and score is not None and score.crisis < DOUBT
-                   and not DANGER_RULES & set(rules.rules))
+                   and not (DANGER_RULES | TAKING_RULES) & matched)
         if vetoed:
             decision.action, decision.tier, decision.source = INFO_ACTION, rules.tier, "rules"
             decision.triggers = rules.triggers
@@ -203,7 +217,9 @@ class CrisisScreen:
             decision.situation = _situation(folded, rules, score)
             tiers = {r: self.detector.tier_of(r) for r in decision.rules}
             emergency_rules = {r for r, tier in tiers.items() if tier == "emergency"}
-            if decision.situation == "self" and emergency_rules == {"wont_wake"} and "suicide" in tiers.values():
+            wish = (decision.situation == "self" and emergency_rules == {"wont_wake"} and "suicide" in tiers.values()
+                    and not _PERSON.search(folded))
+            if wish:
                 # "going to sleep and not waking up sounds nice": the writer's wish, not an overdose
                 decision.tier, decision.situation = "suicide", "none"
                 decision.reason += "; the writer speaks of not waking up, with words about suicide: the suicide reply"

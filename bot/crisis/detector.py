@@ -131,7 +131,12 @@ class CrisisDetector:
             self._add(f"context:{name}", body, where=f"contexts.{name}")
         for section in ("questions", "history", "idioms", "frames", "softeners"):
             if section in spec:
-                self._add(section, spec[section], where=section, allow=("starts", "marks", "cancels", "unless"))
+                self._add(section, spec[section], where=section,
+                          allow=("starts", "marks", "cancels", "unless", "cancel_only", "contests"))
+        cancel_only = (spec.get("frames") or {}).get("cancel_only") or []
+        if cancel_only:  # frames that cancel, but never make a message contested (fear of the police)
+            self._add("frames_cancel_only", {"phrases": cancel_only}, where="frames.cancel_only")
+        self._softener_contests = set((spec.get("softeners") or {}).get("contests") or [])
         self._question_starts = self._words(spec, "questions", "starts")
         self._question_marks = self._phrases(spec, "questions", "marks")
         self._personal = self._words(spec, "generic", "personal")
@@ -165,7 +170,8 @@ class CrisisDetector:
                 raise PatternError(f"{self.path}: {where}: needs unknown context {needs!r}")
             self._rules[rule_id] = _Rule(rule_id, tier, strength, needs, bool(body.get("always")))
             self._add(rule_id, body, where=where)
-        for section, names in (("history", self._history_cancels), ("frames", self._frame_cancels)):
+        for section, names in (("history", self._history_cancels), ("frames", self._frame_cancels),
+                               ("softeners", self._softener_contests)):
             unknown = names - set(self._rules)
             if unknown:
                 raise PatternError(f"{self.path}: {section}.cancels names unknown rules {sorted(unknown)}")
@@ -235,7 +241,7 @@ class CrisisDetector:
             words[0] in self._question_starts or words[-1] == "?"
             or any(_contains(words, mark) for mark in self._question_marks)
         )
-        asks_information = history = frame = softened = False
+        asks_information = history = frame = softened = contesting_frame = False
         frame_spans: List[Tuple[int, int]] = []
         hits: List[Hit] = []
         for key, start, end in self._matches(doc):
@@ -245,8 +251,9 @@ class CrisisDetector:
                 question = asks_information = True
             elif key == "history":
                 history = True
-            elif key == "frames":
+            elif key in ("frames", "frames_cancel_only"):
                 frame = True
+                contesting_frame = contesting_frame or key == "frames"
                 frame_spans.append((start, end))
             elif key == "softeners":
                 softened = True
@@ -280,8 +287,9 @@ class CrisisDetector:
             if (h.strength == "strong" and (h.tier == "suicide" or self._rules[h.rule].always or not general_question))
             or (h.strength == "weak" and not general_question and (urgent or not asks_information))
         ]
+        joke = softened and bool(escalating) and {h.rule for h in escalating} <= self._softener_contests
         result = CrisisResult(question=question, idiom=bool(idioms), history=history,
-                              contested=(history or frame or softened) and not now)
+                              contested=(history or contesting_frame or joke) and not now)
         result.evidence = sorted({h.text for h in seen})
         suppressed = [h for h in live if h not in escalating] + past
         result.suppressed = sorted({h.text for h in suppressed})

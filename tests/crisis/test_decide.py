@@ -102,10 +102,9 @@ def test_a_weak_rule_the_classifier_rejects_becomes_a_question_with_its_line(det
 
 
 @pytest.mark.parametrize("text", [
-    "my mom passed out from her pills when i was a teenager, she is fine now. do you have family groups?",
-    "my friend takes kpins, what do i do if he stops breathing? just to be prepared",
     "lol my sister said she will kill me if i eat her fries",
     "hace como diez anos intente quitarme la vida, ya estoy bien. tienen grupos de apoyo?",
+    "what do i say if my friend tells me she wants to die? i want to be prepared",
 ])
 def test_words_about_the_past_a_frame_or_a_joke_lower_a_rule_to_a_check_in(detector, text):
     """Contested: the rules match, but the message speaks of the past, asks to be ready, or jokes.
@@ -116,6 +115,29 @@ def test_words_about_the_past_a_frame_or_a_joke_lower_a_rule_to_a_check_in(detec
     assert fixed(detector, decide.CONTESTED).screen(text).action == "escalate"
     # without the classifier the rules decide alone, as before
     assert english_screen(detector, None).screen(text).action == "escalate"
+
+
+@pytest.mark.parametrize("text", [
+    "my mom passed out from her pills when i was a teenager, she is fine now. do you have family groups?",
+    "my friend takes kpins, what do i do if he stops breathing? just to be prepared",
+    "sorry, i was asking about visiting hours for where my mom stayed last year. my stepdad is on the couch "
+    "and his breathing isnt normal",
+    "she passed away last year and i took all her pills",
+])
+def test_signs_of_danger_and_pills_taken_are_lowered_only_when_the_classifier_reads_no_crisis(detector, text):
+    assert fixed(detector, decide.CHECK).screen(text).action == "escalate"
+    assert fixed(detector, decide.CHECK - 0.05).screen(text).action == "check"
+
+
+@pytest.mark.parametrize("text", [
+    "will the police come if i call 911? my friend took 30 bars",
+    "no es broma, me quiero morir",
+    "kms lol for real tho i have the pills",
+    "lol i took 40 klonopin",
+    "my brother died of an overdose in 2019 and now i want to die too",
+])
+def test_fear_of_the_police_a_joke_as_cover_or_now_after_the_past_is_no_contest(detector, text):
+    assert fixed(detector, 0.2).screen(text).action == "escalate"
 
 
 def test_a_confident_classifier_is_also_lowered_to_a_check_in_by_words_about_the_past(detector):
@@ -138,6 +160,8 @@ def test_the_writers_wish_not_to_wake_up_gets_the_suicide_reply_not_overdose_adv
     assert (wish.action, wish.tier) == ("escalate", "suicide"), wish.reason
     assert screen.screen("my dad wont wake up and his pill bottle is empty").tier == "emergency"
     assert screen.screen("took the whole bottle, hope im not waking up").tier == "emergency"
+    # someone else who will not wake is an emergency, whatever the writer feels
+    assert screen.screen("my mom is not waking up and i want to kill myself").tier == "emergency"
 
 
 def test_a_question_the_classifier_reads_as_no_crisis_checks_in_unless_it_names_danger_now(detector):

@@ -147,7 +147,7 @@ def test_a_check_in_on_a_faq_question_keeps_the_answer_for_before_the_check_in()
 
     rules = crisis_rules()
     rules._screen = decide.CrisisScreen(rules.screen.detector, FixedScore(0.6), language=lambda text: 0.0)
-    text = "my mom passed out from her pills when i was a teenager, shes fine now. what are the signs of an overdose?"
+    text = "years ago i tried to kill myself, im fine now. what are the signs of an overdose?"
     [asked] = rules.process([message(text, "faq", 0.9)])
     assert asked.get("intent")["name"] == "crisis_check"
     assert {"entity": "crisis_answer", "value": "faq"} in [
