@@ -129,17 +129,6 @@ def test_signs_of_danger_and_pills_taken_are_lowered_only_when_the_classifier_re
     assert fixed(detector, decide.CHECK - 0.05).screen(text).action == "check"
 
 
-@pytest.mark.parametrize("text", [
-    "will the police come if i call 911? my friend took 30 bars",
-    "no es broma, me quiero morir",
-    "kms lol for real tho i have the pills",
-    "lol i took 40 klonopin",
-    "my brother died of an overdose in 2019 and now i want to die too",
-])
-def test_fear_of_the_police_a_joke_as_cover_or_now_after_the_past_is_no_contest(detector, text):
-    assert fixed(detector, 0.2).screen(text).action == "escalate"
-
-
 def test_a_confident_classifier_is_also_lowered_to_a_check_in_by_words_about_the_past(detector):
     text = "when my son was 2 he swallowed one of my pills, poison control helped and he's fine. he's 10 now"
     assert fixed(detector, decide.ESCALATE + 0.01, tier="emergency").screen(text).action == "check"
@@ -150,6 +139,12 @@ def test_a_confident_classifier_is_also_lowered_to_a_check_in_by_words_about_the
     "i overdosed years ago and i just took 20 again, cant feel my legs",
     "nothing was wrong last year but right now he is not breathing",
     "hace anos que tomo rivotril y ahorita se tomo todo el frasco, no despierta",
+    # fear of the police, a joke as cover, "now" after the past: no contest either
+    "will the police come if i call 911? my friend took 30 bars",
+    "no es broma, me quiero morir",
+    "kms lol for real tho i have the pills",
+    "lol i took 40 klonopin",
+    "my brother died of an overdose in 2019 and now i want to die too",
 ])
 def test_a_word_about_now_keeps_the_escalation(detector, text):
     assert fixed(detector, 0.1).screen(text).action == "escalate"
