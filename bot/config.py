@@ -45,6 +45,7 @@ ENABLE_API = "HELPLINE_ENABLE_API"
 API_TOKEN = "HELPLINE_API_TOKEN"
 PORT = "HELPLINE_PORT"
 ACTIONS_PORT = "HELPLINE_ACTIONS_PORT"
+BIND = "HELPLINE_BIND"
 ACTION_ENDPOINT = "HELPLINE_ACTION_ENDPOINT"
 
 TRUE = ("1", "true", "yes", "on")
@@ -179,6 +180,13 @@ def ports(environ: Optional[Mapping[str, str]] = None) -> "tuple[int, int]":
     """(HELPLINE_PORT, HELPLINE_ACTIONS_PORT): Rasa's port (5005) and the action server's (5055)."""
     env = _env(environ)
     return int(env.get(PORT, 5005)), int(env.get(ACTIONS_PORT, 5055))
+
+
+def bind(environ: Optional[Mapping[str, str]] = None) -> str:
+    """HELPLINE_BIND: the address `make run` binds both servers to. 127.0.0.1 by default: the
+    action server has no authentication, so nothing outside this machine may reach it; behind a
+    proxy on another machine, or in a container, set it (0.0.0.0) and keep the action port closed."""
+    return _env(environ).get(BIND) or "127.0.0.1"
 
 
 def action_endpoint(actions_port: int, environ: Optional[Mapping[str, str]] = None) -> str:

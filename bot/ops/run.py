@@ -73,6 +73,7 @@ def server_env(actions_port: int) -> Dict[str, str]:
         config.ACTION_ENDPOINT: config.action_endpoint(actions_port, {}),
         config.TRACKER_URL: config.DEFAULT_TRACKER_URL,
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        "SANIC_HOST": config.bind(env),  # the action server's address (rasa_sdk reads it)
     }
     for key, value in defaults.items():
         env.setdefault(key, value)
@@ -81,12 +82,13 @@ def server_env(actions_port: int) -> Dict[str, str]:
 
 def commands(port: int, actions_port: int, model: Path, credentials: str = "credentials.yml",
              endpoints: str = "endpoints.yml", api: Sequence[str] = (),
-             rasa: Sequence[str] = rasa_cli.COMMAND) -> List[List[str]]:
+             rasa: Sequence[str] = rasa_cli.COMMAND, host: str = "127.0.0.1") -> List[List[str]]:
     """The action server's command, then the Rasa server's (``api``: see api_arguments;
-    ``rasa``: how Rasa's command line is started)."""
+    ``rasa``: how Rasa's command line is started; ``host``: the address both bind to; the action
+    server takes it from SANIC_HOST, see environment())."""
     return [
         [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
-        [*rasa, "run", "--model", str(model), "--port", str(port),
+        [*rasa, "run", "--model", str(model), "--port", str(port), "--interface", host,
          "--endpoints", str(endpoints), "--credentials", str(credentials), *api],
     ]
 
@@ -131,7 +133,7 @@ def main(argv=None) -> int:
 
 
 def _serve(args, env, processes: List[subprocess.Popen], stopping) -> int:
-    for command in commands(args.port, args.actions_port, args.model, api=args.api):
+    for command in commands(args.port, args.actions_port, args.model, api=args.api, host=config.bind(env)):
         # own process group: Ctrl-C reaches only this supervisor, which stops the servers
         processes.append(subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, start_new_session=True))
 

@@ -41,3 +41,16 @@ def test_the_server_refuses_to_start_without_a_token(monkeypatch, tmp_path, caps
     assert run.main(["--model", str(model)]) == 2
     assert "HELPLINE_ENABLE_API=true needs HELPLINE_API_TOKEN" in capsys.readouterr().err
     assert started == []
+
+
+def test_both_servers_bind_to_this_machine_unless_told_otherwise(monkeypatch):
+    from bot import config
+    from bot.ops.run import server_env
+
+    monkeypatch.delenv(config.BIND, raising=False)
+    monkeypatch.delenv("SANIC_HOST", raising=False)
+    actions, rasa = commands(5005, 5055, run.MODEL_PATH, host=config.bind())
+    assert rasa[rasa.index("--interface") + 1] == "127.0.0.1"
+    assert server_env(5055)["SANIC_HOST"] == "127.0.0.1"  # rasa_sdk binds to SANIC_HOST
+    monkeypatch.setenv(config.BIND, "0.0.0.0")
+    assert server_env(5055)["SANIC_HOST"] == "0.0.0.0" and config.bind() == "0.0.0.0"
