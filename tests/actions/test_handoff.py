@@ -61,3 +61,20 @@ async def test_database_failure_still_gives_the_visitor_the_lines(configure, dis
     result = await ActionRequestHandoff().run(dispatcher, tracker([user_uttered("talk to a person", "request_human")]), {})
     assert responses(dispatcher) == ["utter_handoff_unavailable"]
     assert result == []
+
+
+def test_the_crisis_handoff_reply_promises_no_person_and_sends_to_the_numbers_now():
+    """Inside the hours is not "someone is free": the reply says a person joins only if one is
+    free, and not to wait for that."""
+    import yaml
+
+    from bot import PROJECT_ROOT
+
+    domain = yaml.safe_load((PROJECT_ROOT / "domain" / "handoff.yml").read_text(encoding="utf-8"))
+    variations = domain["responses"]["utter_handoff_crisis_staff"]
+    assert len(variations) == 2  # English and Spanish
+    for variation in variations:
+        text = variation["text"]
+        assert "will join this chat." not in text.replace("If a team member is free, they will join this chat.", "")
+        assert ("If a team member is free" in text and "Don't wait" in text) or \
+               ("Si alguien está disponible" in text and "No espere" in text)
