@@ -104,6 +104,11 @@ def test_a_spanish_crisis_gets_the_emergency_bar_in_spanish_on_a_phone(live_stac
     assert "Emergencia: llame al 911 ahora" in bar.inner_text()
     assert bar.locator('a[href="tel:911"]').inner_text() == "Llamar al 911"
     wait_for_bot_text(page, "Llame al 911")
+    # staff are on duty in this stack: the handoff status follows the reply's language
+    status = page.locator('[data-testid="handoff-status"]')
+    status.wait_for()
+    assert "Estamos pidiendo a nuestro equipo" in status.inner_text()
+    assert status.get_by_role("button", name="Cancelar y volver al asistente").is_visible()
     page.screenshot(path=str(ARTIFACTS / "widget-phone-es.png"))
     assert page.evaluate(CONTRAST, "#helpline-widget") == []
 

@@ -77,6 +77,25 @@
       newTab: " (se abre en otra pestaña)"
     }
   };
+  // the handoff status, in the language of the latest crisis reply (escalation.lang); English otherwise
+  var HANDOFF_TEXT = {
+    en: {
+      waiting: "Asking our helpline team to join this chat…",
+      position: function (n) { return " You are number " + n + " in the queue."; },
+      staff: function (name) { return "You're chatting with " + name + " from our helpline team."; },
+      someone: "You're chatting with a member of our helpline team.",
+      cancel: "Cancel and go back to the assistant",
+      cancelling: "Cancelling…"
+    },
+    es: {
+      waiting: "Estamos pidiendo a nuestro equipo que se una a este chat…",
+      position: function (n) { return " Usted es el número " + n + " en la fila."; },
+      staff: function (name) { return "Está hablando con " + name + ", de nuestro equipo."; },
+      someone: "Está hablando con una persona de nuestro equipo.",
+      cancel: "Cancelar y volver al asistente",
+      cancelling: "Cancelando…"
+    }
+  };
   var DEFAULT_LINES = {
     emergency: [{ name: "Emergency services", phone: "911" }],
     suicide: [{ name: "988 Suicide & Crisis Lifeline", phone: "988", sms: "988" }],
@@ -1031,7 +1050,7 @@
   function showCancel(on) {
     var button = els.handoffCancel;
     button.disabled = false;
-    button.textContent = "Cancel and go back to the assistant";
+    button.textContent = handoffWords().cancel;
     if (on && !button.parentNode) {
       els.handoff.appendChild(button);
     } else if (!on && button.parentNode) {
@@ -1043,14 +1062,19 @@
     }
   }
 
+  function handoffWords() {
+    return HANDOFF_TEXT[escalation && escalation.lang] || HANDOFF_TEXT.en;
+  }
+
   function applyHandoff(data) {
     var state = data && typeof data === "object" ? asText(data.state) : "";
     if (state === "waiting") {
       handoffState = "waiting";
       var position = data.position;
-      var text = "Connecting you with a person…";
+      var words = handoffWords();
+      var text = words.waiting;
       if (typeof position === "number" && isFinite(position) && position > 0) {
-        text += " You are number " + Math.round(position) + " in the queue.";
+        text += words.position(Math.round(position));
       }
       els.handoffText.textContent = text;
       showCancel(true);
@@ -1060,9 +1084,7 @@
     } else if (state === "connected") {
       handoffState = "connected";
       var name = firstName(data.staff_name);
-      els.handoffText.textContent = name
-        ? "You're chatting with " + name + " from our helpline team."
-        : "You're chatting with a member of our helpline team.";
+      els.handoffText.textContent = name ? handoffWords().staff(name) : handoffWords().someone;
       showCancel(false);
       els.handoff.setAttribute("data-state", "connected");
       els.handoff.hidden = false;
@@ -1077,7 +1099,7 @@
 
   function cancelHandoff() {
     els.handoffCancel.disabled = true;
-    els.handoffCancel.textContent = "Cancelling…";
+    els.handoffCancel.textContent = handoffWords().cancelling;
     if (socket) {
       socket.emit("handoff_cancel", { session_id: sessionId });
     }
