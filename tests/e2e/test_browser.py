@@ -331,6 +331,10 @@ def test_widget_and_console_text_meet_aa_contrast(live_stack, context):
     queue_item(console, "lips are blue").click()  # the crisis put the conversation in the queue
     console.locator('[data-testid="summary"]').wait_for()
     console.locator('[data-testid="transcript-message"]').first.wait_for()
+    # the crisis reply's payload reads as the lines the visitor was shown, not an empty bubble
+    bodies = console.locator('[data-testid="transcript-message"][data-role="bot"] .transcript__text').all_inner_texts()
+    assert all(body.strip() for body in bodies), bodies
+    assert any(body.startswith("Emergency bar shown to the visitor:") and "911" in body for body in bodies)
     # why the screen escalated, and the visitor's language, for the staff member
     why = console.locator('[data-testid="summary-why"]')
     assert "rule" in why.inner_text() and "lips are blue" in why.inner_text()

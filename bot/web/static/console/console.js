@@ -963,6 +963,19 @@
     return [message.role, message.text, message.at].join("\u0000");
   }
 
+  /** What the visitor's emergency bar showed, for a crisis reply that is only its payload. */
+  function linesShown(escalation) {
+    var lines = escalation && Array.isArray(escalation.lines) ? escalation.lines : [];
+    var parts = lines.map(function (line) {
+      if (!line || typeof line !== "object") {
+        return "";
+      }
+      var numbers = [asText(line.phone), line.sms ? "text " + asText(line.sms) : ""].filter(Boolean).join(", ");
+      return [asText(line.name), numbers].filter(Boolean).join(": ");
+    }).filter(Boolean);
+    return parts.length ? "Emergency bar shown to the visitor: " + parts.join(" · ") : "";
+  }
+
   function transcriptEntry(message) {
     var role = ROLE_LABELS[message.role] ? message.role : "system";
     var speaker = role === "staff"
@@ -983,11 +996,12 @@
     }
     item.appendChild(head);
     var text = asText(message.text);
-    var body = h("p", { class: "transcript__text" });
+    var shown = text ? "" : linesShown(message.escalation);
+    var body = h("p", { class: "transcript__text" + (shown ? " transcript__text--lines" : "") });
     if (role === "visitor") {
       body.appendChild(highlighted(text, triggerPhrases()));
     } else {
-      body.textContent = text;
+      body.textContent = text || shown;
     }
     item.appendChild(body);
     return item;
