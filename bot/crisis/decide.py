@@ -50,7 +50,7 @@ ESCALATE = 0.80               # semantic classifier: escalate at or above (dev s
 CHECK = 0.40                  # semantic classifier: check in at or above (dev split)
 VETO = 0.40                   # below this, a weak rule's match is read as a question, not a crisis (dev split)
 CONTESTED = 0.90              # a contested message (words about the past, a frame, a joke) escalates from here (dev split)
-DOUBT = 0.10                  # a strong rule's match the classifier puts below this gets a check-in (signs of danger excepted)
+DOUBT = 0.10                  # a question's rule match the classifier puts below this gets a check-in (not danger, pills)
 SPANISH = 0.50                # lingua's Spanish confidence from which a message is answered in Spanish
 MIN_WORDS = 3                 # a shorter message changes the language of the replies only when sure
 SHORT_SURE = 0.90
@@ -175,13 +175,13 @@ class CrisisScreen:
             decision.score, decision.likely_tier = round(score.crisis, 4), score.tier
             decision.nearest = score.nearest
         vetoed = rules.is_crisis and not rules.strong and score is not None and score.crisis < self.veto
-        # words about the past, a frame or a joke, and the classifier does not confirm a crisis;
-        # never for signs of danger now
-        matched = set(rules.rules)
-        bar = self.check if (DANGER_RULES | TAKING_RULES) & matched else self.contested
-        contested = rules.contested and score is not None and score.crisis < bar
+        # words about the past, a frame or a joke, and the classifier does not confirm a crisis
+        # (signs of danger and pills taken: only when it reads no crisis at all)
+        serious = bool((DANGER_RULES | TAKING_RULES) & set(rules.rules))
+        contested = (rules.contested and score is not None
+                     and score.crisis < (self.check if serious else self.contested))
         doubted = (rules.is_crisis and rules.question and score is not None and score.crisis < DOUBT
-                   and not (DANGER_RULES | TAKING_RULES) & matched)
+                   and not serious)
         if vetoed:
             decision.action, decision.tier, decision.source = INFO_ACTION, rules.tier, "rules"
             decision.triggers = rules.triggers

@@ -80,12 +80,14 @@ class CrisisRules(GraphComponent, IntentClassifier):
         slots = decision.slots()
         if decision.action != decide.INFO_ACTION:
             slots.pop(decide.LINE_SLOT)
+        intent = message.get(INTENT) or {}
+        if decision.action == decide.CHECK_ACTION and intent.get("name") == "faq":
+            slots[decide.ANSWER_ENTITY] = "faq"  # the FAQ answer first, then the check-in
         entities = list(message.get(ENTITIES) or [])
         entities += [{"entity": name, "value": value, "start": 0, "end": 0, "extractor": EXTRACTOR}
                      for name, value in slots.items()]
         message.set(ENTITIES, entities, add_to_output=True)
 
-        intent = message.get(INTENT) or {}
         ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != FALLBACK_INTENT]
         name = decision.intent  # None for a question asked for information: its intent stays, then the line
         if name is None:
@@ -93,10 +95,6 @@ class CrisisRules(GraphComponent, IntentClassifier):
                 message.set(INTENT, {"name": FALLBACK_INTENT, "confidence": intent.get("confidence", 0.0)},
                             add_to_output=True)
             return
-        if decision.action == decide.CHECK_ACTION and intent.get("name") == "faq":
-            entities.append({"entity": decide.ANSWER_ENTITY, "value": "faq", "start": 0, "end": 0,
-                             "extractor": EXTRACTOR})
-            message.set(ENTITIES, entities, add_to_output=True)
         new = {"name": name, "confidence": 1.0}
         message.set(INTENT, new, add_to_output=True)
         message.set(INTENT_RANKING_KEY, [new] + [r for r in ranking if r.get("name") != name], add_to_output=True)
