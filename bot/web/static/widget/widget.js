@@ -1027,6 +1027,15 @@
     scrollToEnd(); // the bar takes room from the conversation: keep the newest message in view
   }
 
+  function removeEscalation() {
+    escalation = null;
+    if (els.emergencyBar && els.emergencyBar.parentNode) {
+      els.emergencyBar.parentNode.removeChild(els.emergencyBar);
+    }
+    els.emergencyBar = null;
+    els.root.classList.remove("hw--escalated");
+  }
+
   function restoreEscalation() {
     var saved = storage.get(KEY_ESCALATION);
     if (!saved) {
@@ -1361,10 +1370,7 @@
     sessionId = null;
     clearChat();
     els.input.value = "";
-    if (els.emergencyBar && els.emergencyBar.parentNode) {
-      els.emergencyBar.parentNode.removeChild(els.emergencyBar);
-    }
-    els.root.classList.remove("hw--escalated");
+    removeEscalation();
     try {
       if (socket) {
         socket.disconnect();
@@ -1430,12 +1436,7 @@
     sessionId = null;
     sessionReady = false;
     pending = [];
-    escalation = null;
-    if (els.emergencyBar && els.emergencyBar.parentNode) {
-      els.emergencyBar.parentNode.removeChild(els.emergencyBar);
-    }
-    els.emergencyBar = null;
-    els.root.classList.remove("hw--escalated");
+    removeEscalation();
     clearChat();
     applyHandoff(null);
     hideDeleteConfirm(false);
